@@ -1,0 +1,230 @@
+/* Private header shared by every tlsctx C file: module state, object
+ * layouts, and the functions one concern exports to another. */
+#ifndef TLSCTX_H
+#define TLSCTX_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <assert.h>
+#include <stdint.h>
+
+#include <openssl/opensslv.h>
+#include <openssl/ssl.h>
+#include <openssl/err.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#if OPENSSL_VERSION_MAJOR < 3
+#error "tlsctx needs OpenSSL 3.0 or newer"
+#endif
+
+/* Protocol numbers of the stdlib's _SSLMethod enum. */
+enum tlsctx_protocol {
+    TLSCTX_PROTO_TLSv1 = 3,
+    TLSCTX_PROTO_TLSv1_1 = 4,
+    TLSCTX_PROTO_TLSv1_2 = 5,
+    TLSCTX_PROTO_TLS = 2,
+    TLSCTX_PROTO_TLS_CLIENT = 0x10,
+    TLSCTX_PROTO_TLS_SERVER = 0x11,
+};
+
+/* TLSVersion's two symbolic members. */
+#define TLSCTX_VERSION_MINIMUM_SUPPORTED (-2)
+#define TLSCTX_VERSION_MAXIMUM_SUPPORTED (-1)
+
+typedef struct tlsctx_trust_cache tlsctx_trust_cache;
+
+typedef struct {
+    PyTypeObject *context_type;
+    PyTypeObject *connection_type;
+    PyTypeObject *memory_bio_type;
+    PyTypeObject *session_type;
+
+    PyObject *SSLError;
+    PyObject *SSLZeroReturnError;
+    PyObject *SSLWantReadError;
+    PyObject *SSLWantWriteError;
+    PyObject *SSLSyscallError;
+    PyObject *SSLEOFError;
+    PyObject *SSLCertVerificationError;
+
+    /* {lib code: name} and {(lib, reason): name}, built from errtables.h */
+    PyObject *lib_names;
+    PyObject *reason_names;
+
+    /* Parsed trust sources and the X509_STOREs shared between contexts. */
+    tlsctx_trust_cache *trust_cache;
+
+    /* Python-level helpers, looked up lazily (names are interned) */
+    PyObject *str_filename;
+} tlsctx_state;
+
+extern PyModuleDef tlsctx_module_def;
+
+/* ---- compatibility with CPython 3.10-3.12 ----------------------------- */
+#if PY_VERSION_HEX < 0x030B0000
+/* PyType_GetModuleByDef arrived in 3.11: walk the MRO ourselves. */
+static inline PyObject *
+tlsctx_type_module_by_def(PyTypeObject *type, PyModuleDef *def)
+{
+    PyObject *mro = type->tp_mro;
+    for (Py_ssize_t i = 0; mro != NULL && i < PyTuple_GET_SIZE(mro); i++) {
+        PyTypeObject *base = (PyTypeObject *)PyTuple_GET_ITEM(mro, i);
+        if (PyType_HasFeature(base, Py_TPFLAGS_HEAPTYPE)) {
+            PyObject *module = ((PyHeapTypeObject *)base)->ht_module;
+            if (module != NULL && PyModule_GetDef(module) == def) {
+                return module;
+            }
+        }
+    }
+    PyErr_Format(PyExc_TypeError, "PyType_GetModuleByDef: No superclass of '%s' has the given module",
+                 type->tp_name);
+    return NULL;
+}
+#define PyType_GetModuleByDef tlsctx_type_module_by_def
+#endif
+
+/* PyModule_Add (3.13) steals the reference even on failure. */
+static inline int
+tlsctx_module_add(PyObject *module, const char *name, PyObject *value)
+{
+    if (value == NULL) {
+        return -1;
+    }
+    int rc = PyModule_AddObjectRef(module, name, value);
+    Py_DECREF(value);
+    return rc;
+}
+
+static inline tlsctx_state *
+tlsctx_get_state(PyObject *module)
+{
+    void *state = PyModule_GetState(module);
+    assert(state != NULL);
+    return (tlsctx_state *)state;
+}
+
+static inline tlsctx_state *
+tlsctx_state_from_type(PyTypeObject *type)
+{
+    PyObject *module = PyType_GetModuleByDef(type, &tlsctx_module_def);
+    assert(module != NULL);
+    return tlsctx_get_state(module);
+}
+
+/* ---- the context object ---------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    SSL_CTX *ctx;
+    tlsctx_state *state;       /* cached: the module outlives its types' instances */
+    int protocol;
+    int check_hostname;
+    int post_handshake_auth;
+    unsigned int host_flags;
+    /* The trust store is the replay of this recipe (a list of parsed
+     * sources and lookups) under the store's verify flags, and may be shared
+     * with other contexts; NULL once the store is private and changed in place. */
+    PyObject *trust_recipe;
+    /* callbacks and their Python objects: every field below is in traverse and clear */
+    PyObject *sni_callback;
+    PyObject *psk_client_callback;
+    PyObject *psk_server_callback;
+    PyObject *msg_callback;
+    PyObject *keylog_filename;
+    BIO *keylog_bio;
+    unsigned char *alpn_protocols;
+    unsigned int alpn_protocols_len;
+} tlsctx_context;
+
+/* ---- errors.c -------------------------------------------------------- */
+int tlsctx_setup_exceptions(PyObject *module, tlsctx_state *state);
+int tlsctx_setup_error_tables(PyObject *module, tlsctx_state *state);
+/* Raise an SSLError subclass from the newest error on the OpenSSL queue
+ * (or `message` if the queue is empty), then drain the queue. Returns NULL. */
+PyObject *tlsctx_raise_ssl_error(tlsctx_state *state, PyObject *type,
+                                 const char *message, const char *file, int line);
+#define tlsctx_set_ssl_error(state, msg) \
+    tlsctx_raise_ssl_error((state), NULL, (msg), __FILE__, __LINE__)
+/* Build and raise an SSLError for a specific packed error code. */
+PyObject *tlsctx_raise_ssl_error_code(tlsctx_state *state, PyObject *type, int ssl_errno,
+                                      unsigned long code, const char *message,
+                                      const char *file, int line);
+/* Errors from a system call: OSError from errno, or the queue if errno is 0. */
+PyObject *tlsctx_raise_errno_or_ssl(tlsctx_state *state, int saved_errno, PyObject *filename,
+                                    const char *file, int line);
+
+/* ---- constants.c ----------------------------------------------------- */
+int tlsctx_setup_constants(PyObject *module, tlsctx_state *state);
+
+/* ---- context.c ------------------------------------------------------- */
+int tlsctx_setup_context_type(PyObject *module, tlsctx_state *state);
+int tlsctx_context_set_verify_mode(tlsctx_context *self, int mode);
+
+/* ---- context_endpoint.c --------------------------------------------- */
+/* Set up and release what the endpoint settings attach to an SSL_CTX. */
+int tlsctx_context_endpoint_init(tlsctx_context *self);
+void tlsctx_context_endpoint_free(tlsctx_context *self);
+/* The methods and attributes context.c lists in its type, implemented there. */
+PyObject *tlsctx_context_load_cert_chain(tlsctx_context *self, PyObject *args, PyObject *kwargs);
+PyObject *tlsctx_context_set_ciphers(tlsctx_context *self, PyObject *arg);
+PyObject *tlsctx_context_get_ciphers(tlsctx_context *self, PyObject *unused);
+PyObject *tlsctx_context_set_alpn_protocols(tlsctx_context *self, PyObject *arg);
+PyObject *tlsctx_context_set_ecdh_curve(tlsctx_context *self, PyObject *arg);
+PyObject *tlsctx_context_load_dh_params(tlsctx_context *self, PyObject *arg);
+PyObject *tlsctx_context_session_stats(tlsctx_context *self, PyObject *unused);
+PyObject *tlsctx_context_set_psk_client_callback(tlsctx_context *self, PyObject *args,
+                                                 PyObject *kwargs);
+PyObject *tlsctx_context_set_psk_server_callback(tlsctx_context *self, PyObject *args,
+                                                 PyObject *kwargs);
+PyObject *tlsctx_context_get_sni_callback(tlsctx_context *self, void *closure);
+int tlsctx_context_set_sni_callback(tlsctx_context *self, PyObject *value, void *closure);
+PyObject *tlsctx_context_get_keylog_filename(tlsctx_context *self, void *closure);
+int tlsctx_context_set_keylog_filename(tlsctx_context *self, PyObject *value, void *closure);
+PyObject *tlsctx_context_get_num_tickets(tlsctx_context *self, void *closure);
+int tlsctx_context_set_num_tickets(tlsctx_context *self, PyObject *value, void *closure);
+
+#define TLSCTX_CONTEXT_ENDPOINT_METHODS                                                   \
+    {"load_cert_chain", (PyCFunction)(void (*)(void))tlsctx_context_load_cert_chain,      \
+     METH_VARARGS | METH_KEYWORDS, NULL},                                                 \
+    {"set_ciphers", (PyCFunction)tlsctx_context_set_ciphers, METH_O, NULL},               \
+    {"get_ciphers", (PyCFunction)tlsctx_context_get_ciphers, METH_NOARGS, NULL},          \
+    {"_set_alpn_protocols", (PyCFunction)tlsctx_context_set_alpn_protocols, METH_O, NULL}, \
+    {"set_ecdh_curve", (PyCFunction)tlsctx_context_set_ecdh_curve, METH_O, NULL},         \
+    {"load_dh_params", (PyCFunction)tlsctx_context_load_dh_params, METH_O, NULL},         \
+    {"session_stats", (PyCFunction)tlsctx_context_session_stats, METH_NOARGS, NULL},      \
+    {"set_psk_client_callback",                                                           \
+     (PyCFunction)(void (*)(void))tlsctx_context_set_psk_client_callback,                 \
+     METH_VARARGS | METH_KEYWORDS, NULL},                                                 \
+    {"set_psk_server_callback",                                                           \
+     (PyCFunction)(void (*)(void))tlsctx_context_set_psk_server_callback,                 \
+     METH_VARARGS | METH_KEYWORDS, NULL},
+
+#define TLSCTX_CONTEXT_ENDPOINT_GETSET                                                    \
+    {"sni_callback", (getter)tlsctx_context_get_sni_callback,                             \
+     (setter)tlsctx_context_set_sni_callback, NULL, NULL},                                \
+    {"keylog_filename", (getter)tlsctx_context_get_keylog_filename,                       \
+     (setter)tlsctx_context_set_keylog_filename, NULL, NULL},                             \
+    {"num_tickets", (getter)tlsctx_context_get_num_tickets,                               \
+     (setter)tlsctx_context_set_num_tickets, NULL, NULL},
+
+/* ---- certdecode.c ---------------------------------------------------- */
+int tlsctx_setup_certdecode(PyObject *module, tlsctx_state *state);
+/* The stdlib's dictionary for a certificate (getpeercert / get_ca_certs). */
+PyObject *tlsctx_decode_certificate(tlsctx_state *state, X509 *cert);
+PyObject *tlsctx_certificate_der(tlsctx_state *state, X509 *cert);
+
+/* ---- trustcache.c ---------------------------------------------------- */
+int tlsctx_setup_trust_cache(PyObject *module, tlsctx_state *state);
+void tlsctx_trust_cache_free(tlsctx_trust_cache *cache);
+/* load_verify_locations: parse everything first, then change the store;
+ * 0, or -1 with an exception set and the context unchanged. */
+int tlsctx_trust_load(tlsctx_context *self, PyObject *cafile, PyObject *capath,
+                      const char *cadata, Py_ssize_t cadata_len, int cadata_pem);
+int tlsctx_trust_set_default_paths(tlsctx_context *self);
+/* verify_flags live in the (maybe shared) store: change them copy-on-write. */
+int tlsctx_trust_set_verify_flags(tlsctx_context *self, unsigned long wanted);
+/* Before a connection verifies through the store: lookups must not leak. */
+int tlsctx_trust_prepare_for_handshake(tlsctx_context *self);
+
+#endif /* TLSCTX_H */

@@ -1,0 +1,283 @@
+/* The SSLError family and the one funnel that turns the OpenSSL error queue
+ * into a Python exception. */
+#include "_tlsctx.h"
+#include "errtables.h"
+
+/* Without the stdlib's _ssl to inherit from, SSLError renders like it:
+ * the message alone when there is one. */
+static PyObject *
+sslerror_str(PyOSErrorObject *self)
+{
+    if (self->strerror != NULL && PyUnicode_Check(self->strerror)) {
+        return Py_NewRef(self->strerror);
+    }
+    return PyObject_Str(self->args);
+}
+
+static PyType_Slot sslerror_slots[] = {
+    {Py_tp_str, sslerror_str},
+    {0, NULL},
+};
+
+static PyType_Spec sslerror_spec = {
+    .name = "tlsctx.SSLError",
+    .basicsize = sizeof(PyOSErrorObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .slots = sslerror_slots,
+};
+
+static PyObject *
+new_exception(PyObject *module, const char *name, const char *doc, PyObject *bases)
+{
+    PyObject *exc = PyErr_NewExceptionWithDoc(name, doc, bases, NULL);
+    if (exc == NULL) {
+        return NULL;
+    }
+    if (PyModule_AddObjectRef(module, strrchr(name, '.') + 1, exc) < 0) {
+        Py_DECREF(exc);
+        return NULL;
+    }
+    return exc;
+}
+
+/* Each class also derives from the stdlib's class of the same name when the
+ * stdlib _ssl imports: code written for `ssl` catches tlsctx's errors. */
+static PyObject *
+stdlib_bases(PyObject *stdlib, const char *name, PyObject *own_base, PyObject *extra)
+{
+    PyObject *std = NULL;
+    if (stdlib != NULL) {
+        std = PyObject_GetAttrString(stdlib, name);
+        if (std == NULL) {
+            return NULL;
+        }
+    }
+    PyObject *bases;
+    if (std != NULL && extra != NULL) {
+        bases = PyTuple_Pack(3, own_base, std, extra);
+    }
+    else if (std != NULL) {
+        bases = PyTuple_Pack(2, own_base, std);
+    }
+    else if (extra != NULL) {
+        bases = PyTuple_Pack(2, own_base, extra);
+    }
+    else {
+        bases = PyTuple_Pack(1, own_base);
+    }
+    Py_XDECREF(std);
+    return bases;
+}
+
+int
+tlsctx_setup_exceptions(PyObject *module, tlsctx_state *state)
+{
+    PyObject *stdlib = PyImport_ImportModule("_ssl");
+    if (stdlib == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_ImportError)) {
+            return -1;
+        }
+        PyErr_Clear();
+    }
+    PyObject *bases = NULL;
+    int rc = -1;
+
+    if (stdlib != NULL) {
+        PyObject *std = PyObject_GetAttrString(stdlib, "SSLError");
+        if (std == NULL) {
+            goto done;
+        }
+        bases = PyTuple_Pack(1, std);
+        Py_DECREF(std);
+    }
+    else {
+        bases = PyTuple_Pack(1, PyExc_OSError);
+    }
+    if (bases == NULL) {
+        goto done;
+    }
+    state->SSLError = PyType_FromModuleAndSpec(module, &sslerror_spec, bases);
+    Py_CLEAR(bases);
+    if (state->SSLError == NULL
+        || PyModule_AddObjectRef(module, "SSLError", state->SSLError) < 0) {
+        goto done;
+    }
+
+    static const struct {
+        const char *name;
+        const char *doc;
+        size_t offset;
+    } subclasses[] = {
+        {"tlsctx.SSLZeroReturnError", "SSL/TLS session closed cleanly.",
+         offsetof(tlsctx_state, SSLZeroReturnError)},
+        {"tlsctx.SSLWantReadError", "Non-blocking SSL socket needs to read more data.",
+         offsetof(tlsctx_state, SSLWantReadError)},
+        {"tlsctx.SSLWantWriteError", "Non-blocking SSL socket needs to write more data.",
+         offsetof(tlsctx_state, SSLWantWriteError)},
+        {"tlsctx.SSLSyscallError", "System error when attempting SSL operation.",
+         offsetof(tlsctx_state, SSLSyscallError)},
+        {"tlsctx.SSLEOFError", "SSL/TLS connection terminated abruptly.",
+         offsetof(tlsctx_state, SSLEOFError)},
+        {"tlsctx.SSLCertVerificationError", "A certificate could not be verified.",
+         offsetof(tlsctx_state, SSLCertVerificationError)},
+    };
+    for (size_t i = 0; i < Py_ARRAY_LENGTH(subclasses); i++) {
+        const char *short_name = strrchr(subclasses[i].name, '.') + 1;
+        int is_verify = (subclasses[i].offset == offsetof(tlsctx_state, SSLCertVerificationError));
+        /* SSLCertVerificationError is also a ValueError; the stdlib class already is. */
+        bases = stdlib_bases(stdlib, short_name, state->SSLError,
+                             (is_verify && stdlib == NULL) ? PyExc_ValueError : NULL);
+        if (bases == NULL) {
+            goto done;
+        }
+        PyObject *exc = new_exception(module, subclasses[i].name, subclasses[i].doc, bases);
+        Py_CLEAR(bases);
+        if (exc == NULL) {
+            goto done;
+        }
+        *(PyObject **)((char *)state + subclasses[i].offset) = exc;
+    }
+    if (PyModule_AddObjectRef(module, "CertificateError", state->SSLCertVerificationError) < 0) {
+        goto done;
+    }
+    rc = 0;
+done:
+    Py_XDECREF(bases);
+    Py_XDECREF(stdlib);
+    return rc;
+}
+
+int
+tlsctx_setup_error_tables(PyObject *module, tlsctx_state *state)
+{
+    state->lib_names = PyDict_New();
+    state->reason_names = PyDict_New();
+    if (state->lib_names == NULL || state->reason_names == NULL) {
+        return -1;
+    }
+    for (const tlsctx_lib_name *l = tlsctx_lib_names; l->name != NULL; l++) {
+        PyObject *key = PyLong_FromLong(l->lib);
+        PyObject *value = PyUnicode_FromString(l->name);
+        int rc = (key && value) ? PyDict_SetItem(state->lib_names, key, value) : -1;
+        Py_XDECREF(key);
+        Py_XDECREF(value);
+        if (rc < 0) {
+            return -1;
+        }
+    }
+    for (const tlsctx_reason_name *r = tlsctx_reason_names; r->name != NULL; r++) {
+        PyObject *key = Py_BuildValue("ii", r->lib, r->reason);
+        PyObject *value = PyUnicode_FromString(r->name);
+        int rc = (key && value) ? PyDict_SetItem(state->reason_names, key, value) : -1;
+        Py_XDECREF(key);
+        Py_XDECREF(value);
+        if (rc < 0) {
+            return -1;
+        }
+    }
+    if (PyModule_AddObjectRef(module, "err_codes_to_names", state->reason_names) < 0
+        || PyModule_AddObjectRef(module, "lib_codes_to_names", state->lib_names) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+static const char *
+base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+PyObject *
+tlsctx_raise_ssl_error_code(tlsctx_state *state, PyObject *type, int ssl_errno,
+                            unsigned long code, const char *message,
+                            const char *file, int line)
+{
+    PyObject *lib_obj = NULL, *reason_obj = NULL, *msg = NULL, *exc = NULL;
+    const char *text = message;
+
+    if (type == NULL) {
+        type = state->SSLError;
+    }
+    if (code != 0) {
+        PyObject *key = PyLong_FromLong(ERR_GET_LIB(code));
+        if (key == NULL) {
+            goto done;
+        }
+        lib_obj = Py_XNewRef(PyDict_GetItemWithError(state->lib_names, key));
+        Py_DECREF(key);
+        if (lib_obj == NULL && PyErr_Occurred()) {
+            goto done;
+        }
+        key = Py_BuildValue("ii", ERR_GET_LIB(code), ERR_GET_REASON(code));
+        if (key == NULL) {
+            goto done;
+        }
+        reason_obj = Py_XNewRef(PyDict_GetItemWithError(state->reason_names, key));
+        Py_DECREF(key);
+        if (reason_obj == NULL && PyErr_Occurred()) {
+            goto done;
+        }
+        if (text == NULL) {
+            text = ERR_reason_error_string(code);
+        }
+    }
+    if (text == NULL) {
+        text = "unknown error";
+    }
+    if (lib_obj != NULL && reason_obj != NULL) {
+        msg = PyUnicode_FromFormat("[%S: %S] %s (%s:%d)", lib_obj, reason_obj, text,
+                                   base_name(file), line);
+    }
+    else if (lib_obj != NULL) {
+        msg = PyUnicode_FromFormat("[%S] %s (%s:%d)", lib_obj, text, base_name(file), line);
+    }
+    else {
+        msg = PyUnicode_FromFormat("%s (%s:%d)", text, base_name(file), line);
+    }
+    if (msg == NULL) {
+        goto done;
+    }
+    exc = PyObject_CallFunction(type, "iO", ERR_GET_REASON((unsigned long)ssl_errno), msg);
+    if (exc == NULL) {
+        goto done;
+    }
+    if (PyObject_SetAttrString(exc, "reason", reason_obj ? reason_obj : Py_None) < 0
+        || PyObject_SetAttrString(exc, "library", lib_obj ? lib_obj : Py_None) < 0) {
+        goto done;
+    }
+    PyErr_SetObject(type, exc);
+done:
+    Py_XDECREF(exc);
+    Py_XDECREF(msg);
+    Py_XDECREF(lib_obj);
+    Py_XDECREF(reason_obj);
+    ERR_clear_error();
+    return NULL;
+}
+
+PyObject *
+tlsctx_raise_ssl_error(tlsctx_state *state, PyObject *type,
+                       const char *message, const char *file, int line)
+{
+    /* With a message of our own the queue is not the cause: like the stdlib,
+     * report no library and errno 0. */
+    unsigned long code = message == NULL ? ERR_peek_last_error() : 0;
+    return tlsctx_raise_ssl_error_code(state, type, (int)code, code, message, file, line);
+}
+
+PyObject *
+tlsctx_raise_errno_or_ssl(tlsctx_state *state, int saved_errno, PyObject *filename,
+                          const char *file, int line)
+{
+    if (saved_errno != 0) {
+        ERR_clear_error();
+        errno = saved_errno;
+        if (filename != NULL) {
+            return PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, filename);
+        }
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    return tlsctx_raise_ssl_error(state, NULL, NULL, file, line);
+}

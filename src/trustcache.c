@@ -1,0 +1,910 @@
+/* The trust cache: each trust source is parsed once per process and its
+ * certificates and CRLs are shared, by reference, between contexts.
+ *
+ * A context's trust store is a pure function of (verify flags, recipe): the
+ * recipe lists what was loaded, in order. Stores are built by replaying a
+ * recipe with the same OpenSSL calls the stdlib makes, so object order,
+ * counts and duplicates come out exactly as the stdlib's; the built store is
+ * cached under its key and shared by every context with the same key.
+ * Changing a context's trust (loading more, new verify flags) picks another
+ * store and never writes to a shared one.
+ *
+ * Recipe items:
+ *   bundle capsule  parsed certificates/CRLs of one file or cadata value
+ *   bytes           a capath directory (hash-dir lookup)
+ *   tuple (dir,)    set_default_verify_paths' lookups on the default directory
+ *
+ * All cache bookkeeping happens with the GIL held; only file reading and
+ * parsing run without it. */
+#include "_tlsctx.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#define MAX_BUNDLES 64
+#define MAX_STORES 32
+
+struct tlsctx_trust_cache {
+    PyObject *bundles;   /* source key -> bundle capsule, oldest first */
+    PyObject *stores;    /* (flags, *recipe) -> store capsule, oldest first */
+    unsigned long long hits, misses, parses;
+};
+
+static const char BUNDLE_CAPSULE[] = "tlsctx.trust_bundle";
+static const char STORE_CAPSULE[] = "tlsctx.trust_store";
+
+/* ---- bundles: one parsed source ------------------------------------------ */
+
+typedef struct {
+    STACK_OF(X509_OBJECT) *objects;   /* in the order the stdlib adds them */
+} trust_bundle;
+
+static void
+bundle_free(trust_bundle *bundle)
+{
+    if (bundle != NULL) {
+        sk_X509_OBJECT_pop_free(bundle->objects, X509_OBJECT_free);
+        PyMem_RawFree(bundle);
+    }
+}
+
+static void
+bundle_capsule_destructor(PyObject *capsule)
+{
+    bundle_free(PyCapsule_GetPointer(capsule, BUNDLE_CAPSULE));
+}
+
+static trust_bundle *
+bundle_new(void)
+{
+    trust_bundle *bundle = PyMem_RawCalloc(1, sizeof(*bundle));
+    if (bundle == NULL) {
+        return NULL;
+    }
+    bundle->objects = sk_X509_OBJECT_new_null();
+    if (bundle->objects == NULL) {
+        PyMem_RawFree(bundle);
+        return NULL;
+    }
+    return bundle;
+}
+
+static int
+bundle_push_cert(trust_bundle *bundle, X509 *cert)
+{
+    X509_OBJECT *obj = X509_OBJECT_new();
+    if (obj == NULL || !X509_OBJECT_set1_X509(obj, cert)
+        || !sk_X509_OBJECT_push(bundle->objects, obj)) {
+        X509_OBJECT_free(obj);
+        return 0;
+    }
+    return 1;
+}
+
+static int
+bundle_push_crl(trust_bundle *bundle, X509_CRL *crl)
+{
+    X509_OBJECT *obj = X509_OBJECT_new();
+    if (obj == NULL || !X509_OBJECT_set1_X509_CRL(obj, crl)
+        || !sk_X509_OBJECT_push(bundle->objects, obj)) {
+        X509_OBJECT_free(obj);
+        return 0;
+    }
+    return 1;
+}
+
+/* ---- parsing, without the GIL ----------------------------------------- */
+
+typedef struct {
+    trust_bundle *bundle;       /* on success */
+    int saved_errno;            /* on an OS error */
+    const char *message;        /* on an error of our own wording (no library) */
+    int openssl_error;          /* on an error left on the OpenSSL queue */
+} parse_result;
+
+/* A CA file, parsed as X509_load_cert_crl_file does. */
+static void
+parse_ca_file_pem(const char *data, size_t len, parse_result *out)
+{
+    BIO *bio = BIO_new_mem_buf(data, (int)len);
+    STACK_OF(X509_INFO) *infos = NULL;
+    trust_bundle *bundle = NULL;
+    if (bio == NULL) {
+        goto openssl_error;
+    }
+    infos = PEM_X509_INFO_read_bio_ex(bio, NULL, NULL, "", NULL, NULL);
+    if (infos == NULL) {
+        ERR_raise(ERR_LIB_X509, ERR_R_PEM_LIB);
+        goto openssl_error;
+    }
+    bundle = bundle_new();
+    if (bundle == NULL) {
+        goto openssl_error;
+    }
+    for (int i = 0; i < sk_X509_INFO_num(infos); i++) {
+        X509_INFO *info = sk_X509_INFO_value(infos, i);
+        if ((info->x509 != NULL && !bundle_push_cert(bundle, info->x509))
+            || (info->crl != NULL && !bundle_push_crl(bundle, info->crl))) {
+            goto openssl_error;
+        }
+    }
+    if (sk_X509_OBJECT_num(bundle->objects) == 0) {
+        ERR_raise(ERR_LIB_X509, X509_R_NO_CERTIFICATE_OR_CRL_FOUND);
+        goto openssl_error;
+    }
+    sk_X509_INFO_pop_free(infos, X509_INFO_free);
+    BIO_free(bio);
+    ERR_clear_error();
+    out->bundle = bundle;
+    return;
+openssl_error:
+    sk_X509_INFO_pop_free(infos, X509_INFO_free);
+    BIO_free(bio);
+    bundle_free(bundle);
+    out->openssl_error = 1;
+}
+
+/* cadata, parsed certificate by certificate as the stdlib does. */
+static void
+parse_cadata(const char *data, size_t len, int pem, parse_result *out)
+{
+    BIO *bio = BIO_new_mem_buf(data, (int)len);
+    trust_bundle *bundle = bundle_new();
+    int at_eof = 0;
+    if (bio == NULL || bundle == NULL) {
+        goto openssl_error;
+    }
+    for (;;) {
+        X509 *cert;
+        if (pem) {
+            cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+        }
+        else {
+            if (BIO_eof(bio)) {
+                at_eof = 1;
+                break;
+            }
+            cert = d2i_X509_bio(bio, NULL);
+        }
+        if (cert == NULL) {
+            break;
+        }
+        int ok = bundle_push_cert(bundle, cert);
+        X509_free(cert);
+        if (!ok) {
+            goto openssl_error;
+        }
+    }
+    unsigned long err = ERR_peek_last_error();
+    if (sk_X509_OBJECT_num(bundle->objects) == 0) {
+        ERR_clear_error();
+        out->message = pem ? "no start line: cadata does not contain a certificate"
+                           : "not enough data: cadata does not contain a certificate";
+        goto fail;
+    }
+    /* running out of input ends the sequence; anything else is an error */
+    if (!(!pem && at_eof)
+        && !(pem && ERR_GET_LIB(err) == ERR_LIB_PEM && ERR_GET_REASON(err) == PEM_R_NO_START_LINE)
+        && err != 0) {
+        goto openssl_error;
+    }
+    ERR_clear_error();
+    BIO_free(bio);
+    out->bundle = bundle;
+    return;
+openssl_error:
+    out->openssl_error = 1;
+fail:
+    BIO_free(bio);
+    bundle_free(bundle);
+}
+
+static char *
+read_whole_file(int fd, size_t size_hint, size_t *len_out, int *errno_out)
+{
+    size_t capacity = size_hint + 1, len = 0;
+    char *buffer = PyMem_RawMalloc(capacity);
+    if (buffer == NULL) {
+        *errno_out = ENOMEM;
+        return NULL;
+    }
+    for (;;) {
+        if (len == capacity) {
+            char *bigger = PyMem_RawRealloc(buffer, capacity * 2);
+            if (bigger == NULL) {
+                PyMem_RawFree(buffer);
+                *errno_out = ENOMEM;
+                return NULL;
+            }
+            buffer = bigger;
+            capacity *= 2;
+        }
+        ssize_t n = read(fd, buffer + len, capacity - len);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            *errno_out = errno;
+            PyMem_RawFree(buffer);
+            return NULL;
+        }
+        if (n == 0) {
+            break;
+        }
+        len += (size_t)n;
+    }
+    *len_out = len;
+    return buffer;
+}
+
+/* ---- the cache ------------------------------------------------------------ */
+
+static tlsctx_trust_cache *
+get_cache(tlsctx_state *state)
+{
+    return state->trust_cache;
+}
+
+/* Move a hit to the young end; evict from the old end past `limit`. */
+static int
+cache_touch(PyObject *dict, PyObject *key, PyObject *value, Py_ssize_t limit)
+{
+    Py_INCREF(value);
+    if (PyDict_DelItem(dict, key) < 0) {
+        if (!PyErr_ExceptionMatches(PyExc_KeyError)) {
+            Py_DECREF(value);
+            return -1;
+        }
+        PyErr_Clear();
+    }
+    int rc = PyDict_SetItem(dict, key, value);
+    Py_DECREF(value);
+    if (rc < 0) {
+        return -1;
+    }
+    while (PyDict_GET_SIZE(dict) > limit) {
+        Py_ssize_t pos = 0;
+        PyObject *oldest, *unused;
+        if (!PyDict_Next(dict, &pos, &oldest, &unused)) {
+            break;
+        }
+        Py_INCREF(oldest);
+        rc = PyDict_DelItem(dict, oldest);
+        Py_DECREF(oldest);
+        if (rc < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static PyObject *
+cache_lookup(tlsctx_state *state, PyObject *dict, PyObject *key, Py_ssize_t limit)
+{
+    PyObject *hit = PyDict_GetItemWithError(dict, key);
+    if (hit == NULL) {
+        return NULL;
+    }
+    Py_INCREF(hit);
+    if (cache_touch(dict, key, hit, limit) < 0) {
+        Py_DECREF(hit);
+        return NULL;
+    }
+    get_cache(state)->hits++;
+    return hit;
+}
+
+static PyObject *
+wrap_bundle(tlsctx_state *state, PyObject *key, trust_bundle *bundle)
+{
+    tlsctx_trust_cache *cache = get_cache(state);
+    /* another thread may have parsed the same source while we did */
+    PyObject *existing = cache_lookup(state, cache->bundles, key, MAX_BUNDLES);
+    if (existing != NULL || PyErr_Occurred()) {
+        bundle_free(bundle);
+        return existing;
+    }
+    PyObject *capsule = PyCapsule_New(bundle, BUNDLE_CAPSULE, bundle_capsule_destructor);
+    if (capsule == NULL) {
+        bundle_free(bundle);
+        return NULL;
+    }
+    cache->parses++;
+    if (cache_touch(cache->bundles, key, capsule, MAX_BUNDLES) < 0) {
+        Py_DECREF(capsule);
+        return NULL;
+    }
+    return capsule;
+}
+
+static PyObject *
+raise_parse_error(tlsctx_state *state, parse_result *result, PyObject *filename)
+{
+    if (result->saved_errno != 0) {
+        ERR_clear_error();
+        errno = result->saved_errno;
+        return PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, filename);
+    }
+    if (result->message != NULL) {
+        return tlsctx_set_ssl_error(state, result->message);
+    }
+    return tlsctx_set_ssl_error(state, NULL);
+}
+
+static PyObject *
+file_key(const struct stat *st)
+{
+    return Py_BuildValue("(sKKLLL)", "file", (unsigned long long)st->st_dev,
+                         (unsigned long long)st->st_ino, (long long)st->st_size,
+                         (long long)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec,
+                         (long long)st->st_ctim.tv_sec * 1000000000LL + st->st_ctim.tv_nsec);
+}
+
+/* The parsed bundle for a CA file, keyed by file identity and version. */
+static PyObject *
+file_bundle(tlsctx_state *state, PyObject *path_bytes, PyObject *filename)
+{
+    const char *path = PyBytes_AS_STRING(path_bytes);
+    struct stat st;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = stat(path, &st);
+    Py_END_ALLOW_THREADS
+    if (rc == 0 && S_ISREG(st.st_mode)) {
+        PyObject *key = file_key(&st);
+        if (key == NULL) {
+            return NULL;
+        }
+        PyObject *hit = cache_lookup(state, get_cache(state)->bundles, key, MAX_BUNDLES);
+        Py_DECREF(key);
+        if (hit != NULL || PyErr_Occurred()) {
+            return hit;
+        }
+    }
+
+    parse_result result = {NULL, 0, NULL, 0};
+    Py_BEGIN_ALLOW_THREADS
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        result.saved_errno = errno;
+    }
+    else {
+        size_t len = 0;
+        char *data = NULL;
+        if (fstat(fd, &st) != 0) {
+            result.saved_errno = errno;
+        }
+        else {
+            data = read_whole_file(fd, S_ISREG(st.st_mode) ? (size_t)st.st_size : 4096, &len,
+                                   &result.saved_errno);
+        }
+        close(fd);
+        if (data != NULL) {
+            if (len > INT_MAX) {
+                result.saved_errno = EFBIG;
+            }
+            else {
+                parse_ca_file_pem(data, len, &result);
+            }
+            PyMem_RawFree(data);
+        }
+    }
+    Py_END_ALLOW_THREADS
+    if (result.bundle == NULL) {
+        return raise_parse_error(state, &result, filename);
+    }
+    PyObject *key = file_key(&st);
+    if (key == NULL) {
+        bundle_free(result.bundle);
+        return NULL;
+    }
+    PyObject *capsule = wrap_bundle(state, key, result.bundle);
+    Py_DECREF(key);
+    return capsule;
+}
+
+/* The parsed bundle for a cadata value, keyed by its digest. */
+static PyObject *
+data_bundle(tlsctx_state *state, const char *data, Py_ssize_t len, int pem)
+{
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int digest_len = 0;
+    if (len <= 0) {
+        PyErr_SetString(PyExc_ValueError, "Empty certificate data");
+        return NULL;
+    }
+    if (len > INT_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "Certificate data is too long.");
+        return NULL;
+    }
+    if (!EVP_Digest(data, (size_t)len, digest, &digest_len, EVP_sha256(), NULL)) {
+        return tlsctx_set_ssl_error(state, NULL);
+    }
+    PyObject *key = Py_BuildValue("(sy#)", pem ? "pem" : "der", digest, (Py_ssize_t)digest_len);
+    if (key == NULL) {
+        return NULL;
+    }
+    PyObject *capsule = cache_lookup(state, get_cache(state)->bundles, key, MAX_BUNDLES);
+    if (capsule != NULL || PyErr_Occurred()) {
+        Py_DECREF(key);
+        return capsule;
+    }
+    parse_result result = {NULL, 0, NULL, 0};
+    Py_BEGIN_ALLOW_THREADS
+    parse_cadata(data, (size_t)len, pem, &result);
+    Py_END_ALLOW_THREADS
+    if (result.bundle == NULL) {
+        Py_DECREF(key);
+        return raise_parse_error(state, &result, NULL);
+    }
+    capsule = wrap_bundle(state, key, result.bundle);
+    Py_DECREF(key);
+    return capsule;
+}
+
+/* ---- building stores from recipes -------------------------------------- */
+
+/* Make param's flags exactly `flags` (set_flags alone may add POLICY_CHECK). */
+static int
+force_flags(X509_VERIFY_PARAM *param, unsigned long flags)
+{
+    if (!X509_VERIFY_PARAM_set_flags(param, flags)) {
+        return 0;
+    }
+    unsigned long extra = X509_VERIFY_PARAM_get_flags(param) & ~flags;
+    return extra == 0 || X509_VERIFY_PARAM_clear_flags(param, extra);
+}
+
+static int
+add_hash_dir(X509_STORE *store, const char *dir)
+{
+    X509_LOOKUP *lookup = X509_STORE_add_lookup(store, X509_LOOKUP_hash_dir());
+    return lookup != NULL && X509_LOOKUP_add_dir(lookup, dir, X509_FILETYPE_PEM);
+}
+
+/* Apply one recipe item to a store, with the calls the stdlib's path makes. */
+static int
+replay_item(X509_STORE *store, PyObject *item)
+{
+    if (PyCapsule_CheckExact(item)) {
+        trust_bundle *bundle = PyCapsule_GetPointer(item, BUNDLE_CAPSULE);
+        if (bundle == NULL) {
+            return -1;
+        }
+        for (int i = 0; i < sk_X509_OBJECT_num(bundle->objects); i++) {
+            X509_OBJECT *obj = sk_X509_OBJECT_value(bundle->objects, i);
+            int ok = X509_OBJECT_get_type(obj) == X509_LU_X509
+                         ? X509_STORE_add_cert(store, X509_OBJECT_get0_X509(obj))
+                         : X509_STORE_add_crl(store, X509_OBJECT_get0_X509_CRL(obj));
+            if (!ok) {
+                return 0;
+            }
+        }
+        return 1;
+    }
+    if (PyBytes_Check(item)) {
+        return add_hash_dir(store, PyBytes_AS_STRING(item));
+    }
+    /* set_default_verify_paths: the default directory, as a hash dir and as
+     * an OSSL_STORE lookup */
+    const char *dir = PyBytes_AS_STRING(PyTuple_GET_ITEM(item, 0));
+    if (!add_hash_dir(store, dir)) {
+        return 0;
+    }
+    X509_LOOKUP *lookup = X509_STORE_add_lookup(store, X509_LOOKUP_store());
+    return lookup != NULL && X509_LOOKUP_add_store_ex(lookup, dir, NULL, NULL);
+}
+
+static void
+store_capsule_destructor(PyObject *capsule)
+{
+    X509_STORE_free(PyCapsule_GetPointer(capsule, STORE_CAPSULE));
+}
+
+static X509_STORE *
+build_store(tlsctx_state *state, unsigned long flags, PyObject *recipe)
+{
+    X509_STORE *store = X509_STORE_new();
+    if (store == NULL || !force_flags(X509_STORE_get0_param(store), flags)) {
+        goto error;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(recipe); i++) {
+        int ok = replay_item(store, PyList_GET_ITEM(recipe, i));
+        if (ok < 0) {
+            X509_STORE_free(store);
+            return NULL;
+        }
+        if (!ok) {
+            goto error;
+        }
+    }
+    ERR_clear_error();
+    return store;
+error:
+    X509_STORE_free(store);
+    tlsctx_set_ssl_error(state, NULL);
+    return NULL;
+}
+
+static PyObject *
+store_key(unsigned long flags, PyObject *recipe)
+{
+    Py_ssize_t n = PyList_GET_SIZE(recipe);
+    PyObject *key = PyTuple_New(n + 1);
+    if (key == NULL) {
+        return NULL;
+    }
+    PyObject *flags_obj = PyLong_FromUnsignedLong(flags);
+    if (flags_obj == NULL) {
+        Py_DECREF(key);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(key, 0, flags_obj);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyTuple_SET_ITEM(key, i + 1, Py_NewRef(PyList_GET_ITEM(recipe, i)));
+    }
+    return key;
+}
+
+/* Point the context at the shared store for (flags, recipe), building it on a
+ * miss; the recipe becomes the context's. */
+static int
+use_store(tlsctx_context *self, unsigned long flags, PyObject *recipe)
+{
+    tlsctx_state *state = self->state;
+    tlsctx_trust_cache *cache = get_cache(state);
+    PyObject *key = store_key(flags, recipe);
+    if (key == NULL) {
+        return -1;
+    }
+    PyObject *capsule = cache_lookup(state, cache->stores, key, MAX_STORES);
+    if (capsule == NULL) {
+        if (PyErr_Occurred()) {
+            goto error;
+        }
+        X509_STORE *store = build_store(state, flags, recipe);
+        if (store == NULL) {
+            goto error;
+        }
+        capsule = PyCapsule_New(store, STORE_CAPSULE, store_capsule_destructor);
+        if (capsule == NULL) {
+            X509_STORE_free(store);
+            goto error;
+        }
+        cache->misses++;
+        if (cache_touch(cache->stores, key, capsule, MAX_STORES) < 0) {
+            Py_DECREF(capsule);
+            goto error;
+        }
+    }
+    Py_DECREF(key);
+    SSL_CTX_set1_cert_store(self->ctx, PyCapsule_GetPointer(capsule, STORE_CAPSULE));
+    Py_DECREF(capsule);
+    Py_INCREF(recipe);
+    Py_SETREF(self->trust_recipe, recipe);
+    return 0;
+error:
+    Py_DECREF(key);
+    return -1;
+}
+
+static unsigned long
+current_flags(tlsctx_context *self)
+{
+    return X509_VERIFY_PARAM_get_flags(X509_STORE_get0_param(SSL_CTX_get_cert_store(self->ctx)));
+}
+
+static int
+recipe_contains(PyObject *recipe, PyObject *item)
+{
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(recipe); i++) {
+        PyObject *have = PyList_GET_ITEM(recipe, i);
+        if (have == item) {
+            return 1;
+        }
+        if (!PyCapsule_CheckExact(have) && !PyCapsule_CheckExact(item)) {
+            int eq = PyObject_RichCompareBool(have, item, Py_EQ);
+            if (eq != 0) {
+                return eq;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Does loading this bundle again leave the store as it is?  Re-adding a
+ * source sorts the store's object list (OpenSSL sorts on look-up) without
+ * adding anything; once sorted, further repeats change nothing. */
+static int
+repeat_is_noop(PyObject *recipe, PyObject *bundle)
+{
+    Py_ssize_t n = PyList_GET_SIZE(recipe);
+    if (n == 0) {
+        return 0;
+    }
+    PyObject *last = PyList_GET_ITEM(recipe, n - 1);
+    if (!PyCapsule_CheckExact(last)) {
+        return 0;
+    }
+    int last_was_repeat = 0;
+    for (Py_ssize_t i = 0; i < n - 1; i++) {
+        if (PyList_GET_ITEM(recipe, i) == last) {
+            last_was_repeat = 1;
+            break;
+        }
+    }
+    return last == bundle || last_was_repeat;
+}
+
+/* Add sources (and lookups) to the context's trust. Steals nothing. */
+static int
+add_items(tlsctx_context *self, PyObject *items)
+{
+    if (self->trust_recipe == NULL) {
+        /* a private store, changed in place */
+        X509_STORE *store = SSL_CTX_get_cert_store(self->ctx);
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
+            int ok = replay_item(store, PyList_GET_ITEM(items, i));
+            if (ok < 0) {
+                return -1;
+            }
+            if (!ok) {
+                tlsctx_set_ssl_error(self->state, NULL);
+                return -1;
+            }
+        }
+        ERR_clear_error();
+        return 0;
+    }
+    PyObject *recipe = PyList_GetSlice(self->trust_recipe, 0, PY_SSIZE_T_MAX);
+    if (recipe == NULL) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
+        PyObject *item = PyList_GET_ITEM(items, i);
+        int present = recipe_contains(recipe, item);
+        if (present < 0) {
+            goto error;
+        }
+        if (present) {
+            /* lookups are added once; a repeated bundle may reorder */
+            if (!PyCapsule_CheckExact(item) || repeat_is_noop(recipe, item)) {
+                continue;
+            }
+        }
+        if (PyList_Append(recipe, item) < 0) {
+            goto error;
+        }
+    }
+    int rc = 0;
+    if (PyList_GET_SIZE(recipe) != PyList_GET_SIZE(self->trust_recipe)) {
+        rc = use_store(self, current_flags(self), recipe);
+    }
+    Py_DECREF(recipe);
+    return rc;
+error:
+    Py_DECREF(recipe);
+    return -1;
+}
+
+/* ---- the context-facing API --------------------------------------------- */
+
+int
+tlsctx_trust_load(tlsctx_context *self, PyObject *cafile, PyObject *capath,
+                  const char *cadata, Py_ssize_t cadata_len, int cadata_pem)
+{
+    tlsctx_state *state = self->state;
+    PyObject *items = PyList_New(0);
+    PyObject *bundle = NULL;
+    int rc = -1;
+    if (items == NULL) {
+        return -1;
+    }
+    /* the stdlib's order: cadata, then cafile, then capath */
+    if (cadata != NULL) {
+        bundle = data_bundle(state, cadata, cadata_len, cadata_pem);
+        if (bundle == NULL || PyList_Append(items, bundle) < 0) {
+            goto done;
+        }
+        Py_CLEAR(bundle);
+    }
+    if (cafile != NULL) {
+        PyObject *filename = PyUnicode_DecodeFSDefaultAndSize(PyBytes_AS_STRING(cafile),
+                                                             PyBytes_GET_SIZE(cafile));
+        if (filename == NULL) {
+            goto done;
+        }
+        bundle = file_bundle(state, cafile, filename);
+        Py_DECREF(filename);
+        if (bundle == NULL || PyList_Append(items, bundle) < 0) {
+            goto done;
+        }
+        Py_CLEAR(bundle);
+    }
+    if (capath != NULL && PyList_Append(items, capath) < 0) {
+        goto done;
+    }
+    rc = add_items(self, items);
+done:
+    Py_XDECREF(bundle);
+    Py_DECREF(items);
+    return rc;
+}
+
+static const char *
+env_or_default(const char *env_name, const char *fallback)
+{
+    const char *value = getenv(env_name);
+    return value != NULL ? value : fallback;
+}
+
+int
+tlsctx_trust_set_default_paths(tlsctx_context *self)
+{
+    tlsctx_state *state = self->state;
+    const char *file = env_or_default(X509_get_default_cert_file_env(),
+                                      X509_get_default_cert_file());
+    const char *dir = env_or_default(X509_get_default_cert_dir_env(),
+                                     X509_get_default_cert_dir());
+    PyObject *items = PyList_New(0);
+    PyObject *path = PyBytes_FromString(file);
+    PyObject *lookups = Py_BuildValue("(y)", dir);
+    int rc = -1;
+    if (items == NULL || path == NULL || lookups == NULL) {
+        goto done;
+    }
+    /* like OpenSSL, a missing or unreadable default file is no error */
+    PyObject *bundle = file_bundle(state, path, Py_None);
+    if (bundle == NULL) {
+        PyErr_Clear();
+        ERR_clear_error();
+    }
+    else {
+        int appended = PyList_Append(items, bundle);
+        Py_DECREF(bundle);
+        if (appended < 0) {
+            goto done;
+        }
+    }
+    if (PyList_Append(items, lookups) < 0) {
+        goto done;
+    }
+    rc = add_items(self, items);
+done:
+    Py_XDECREF(items);
+    Py_XDECREF(path);
+    Py_XDECREF(lookups);
+    return rc;
+}
+
+int
+tlsctx_trust_set_verify_flags(tlsctx_context *self, unsigned long wanted)
+{
+    X509_STORE *store = SSL_CTX_get_cert_store(self->ctx);
+    X509_VERIFY_PARAM *param = X509_STORE_get0_param(store);
+    unsigned long current = X509_VERIFY_PARAM_get_flags(param);
+    unsigned long clear = current & ~wanted;
+    unsigned long set = ~current & wanted;
+    if (clear == 0 && set == 0) {
+        return 0;
+    }
+    if (self->trust_recipe == NULL) {
+        if ((clear && !X509_VERIFY_PARAM_clear_flags(param, clear))
+            || (set && !X509_VERIFY_PARAM_set_flags(param, set))) {
+            tlsctx_set_ssl_error(self->state, NULL);
+            return -1;
+        }
+        return 0;
+    }
+    /* work the result out on a scratch copy, then pick the store that has it */
+    X509_VERIFY_PARAM *scratch = X509_VERIFY_PARAM_new();
+    if (scratch == NULL || !force_flags(scratch, current)
+        || (clear && !X509_VERIFY_PARAM_clear_flags(scratch, clear))
+        || (set && !X509_VERIFY_PARAM_set_flags(scratch, set))) {
+        X509_VERIFY_PARAM_free(scratch);
+        tlsctx_set_ssl_error(self->state, NULL);
+        return -1;
+    }
+    unsigned long result = X509_VERIFY_PARAM_get_flags(scratch);
+    X509_VERIFY_PARAM_free(scratch);
+    return use_store(self, result, self->trust_recipe);
+}
+
+int
+tlsctx_trust_prepare_for_handshake(tlsctx_context *self)
+{
+    /* Look-ups in a capath add certificates to the store during
+     * verification: a context whose store has them gets a private copy first,
+     * so that no other context sees the additions. */
+    PyObject *recipe = self->trust_recipe;
+    if (recipe == NULL) {
+        return 0;
+    }
+    int has_lookups = 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(recipe); i++) {
+        if (!PyCapsule_CheckExact(PyList_GET_ITEM(recipe, i))) {
+            has_lookups = 1;
+            break;
+        }
+    }
+    if (!has_lookups) {
+        return 0;
+    }
+    X509_STORE *store = build_store(self->state, current_flags(self), recipe);
+    if (store == NULL) {
+        return -1;
+    }
+    SSL_CTX_set_cert_store(self->ctx, store);  /* takes ownership */
+    Py_CLEAR(self->trust_recipe);
+    return 0;
+}
+
+/* ---- module functions ----------------------------------------------------- */
+
+static PyObject *
+trust_cache_clear(PyObject *module, PyObject *unused)
+{
+    tlsctx_trust_cache *cache = get_cache(tlsctx_get_state(module));
+    PyDict_Clear(cache->bundles);
+    PyDict_Clear(cache->stores);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+trust_cache_info(PyObject *module, PyObject *unused)
+{
+    tlsctx_trust_cache *cache = get_cache(tlsctx_get_state(module));
+    return Py_BuildValue("{snsnsnsnsKsKsK}", "sources", PyDict_GET_SIZE(cache->bundles),
+                         "max_sources", (Py_ssize_t)MAX_BUNDLES,
+                         "stores", PyDict_GET_SIZE(cache->stores),
+                         "max_stores", (Py_ssize_t)MAX_STORES,
+                         "hits", cache->hits, "store_builds", cache->misses,
+                         "parses", cache->parses);
+}
+
+static PyObject *
+get_default_verify_paths(PyObject *module, PyObject *unused)
+{
+    return Py_BuildValue("(ssss)", X509_get_default_cert_file_env(),
+                         X509_get_default_cert_file(), X509_get_default_cert_dir_env(),
+                         X509_get_default_cert_dir());
+}
+
+static PyMethodDef trust_functions[] = {
+    {"_trust_cache_clear", trust_cache_clear, METH_NOARGS,
+     "Forget every parsed trust source and shared store."},
+    {"_trust_cache_info", trust_cache_info, METH_NOARGS,
+     "Sizes, bounds and counters of the trust cache."},
+    {"get_default_verify_paths", get_default_verify_paths, METH_NOARGS,
+     "Return the OpenSSL default CA file and directory and their environment variables."},
+    {NULL},
+};
+
+void
+tlsctx_trust_cache_free(tlsctx_trust_cache *cache)
+{
+    Py_CLEAR(cache->bundles);
+    Py_CLEAR(cache->stores);
+    PyMem_Free(cache);
+}
+
+int
+tlsctx_setup_trust_cache(PyObject *module, tlsctx_state *state)
+{
+    tlsctx_trust_cache *cache = PyMem_Calloc(1, sizeof(*cache));
+    if (cache == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    state->trust_cache = cache;
+    cache->bundles = PyDict_New();
+    cache->stores = PyDict_New();
+    if (cache->bundles == NULL || cache->stores == NULL) {
+        return -1;
+    }
+    return PyModule_AddFunctions(module, trust_functions);
+}

@@ -1,0 +1,305 @@
+"""tlsctx: TLS contexts over OpenSSL 3 that behave like the stdlib ``ssl``'s.
+
+``import tlsctx as ssl`` gives the context half of the ``ssl`` module:
+SSLContext and everything it configures, the constants and enums, the
+SSLError family, Purpose and create_default_context.  Trust sources are
+parsed once per process and shared between contexts.
+"""
+import os
+import sys
+import warnings
+from collections import namedtuple
+from enum import Enum as _Enum, IntEnum as _IntEnum, IntFlag as _IntFlag
+
+from . import _tlsctx
+from ._tlsctx import (  # noqa: F401  (re-exported)
+    OPENSSL_VERSION, OPENSSL_VERSION_INFO, OPENSSL_VERSION_NUMBER, _OPENSSL_API_VERSION,
+    _DEFAULT_CIPHERS,
+    SSLError, SSLZeroReturnError, SSLWantReadError, SSLWantWriteError, SSLSyscallError,
+    SSLEOFError, SSLCertVerificationError, CertificateError,
+    txt2obj as _txt2obj, nid2obj as _nid2obj,
+    _SSLContext,
+)
+from ._version import __version__  # noqa: F401
+
+socket_error = OSError
+
+for _name in dir(_tlsctx):
+    if _name.startswith(("HAS_", "HOSTFLAG_", "ENCODING_", "PROTO_")):
+        globals()[_name] = getattr(_tlsctx, _name)
+del _name
+
+CHANNEL_BINDING_TYPES = ['tls-unique']
+
+
+def _enum_from_constants(kind, name, predicate):
+    """An enum of the C module's constants whose names pass `predicate`,
+    also published as module globals.
+
+    Built with Enum._convert_, the constructor the stdlib's ssl uses: the
+    functional API treats multi-bit flags such as OP_ALL differently, and
+    reprs must be the stdlib's."""
+    return kind._convert_(name, __name__, predicate, source=_tlsctx)
+
+
+_SSLMethod = _enum_from_constants(
+    _IntEnum, "_SSLMethod", lambda n: n.startswith("PROTOCOL_") and n != "PROTOCOL_SSLv23")
+Options = _enum_from_constants(_IntFlag, "Options", lambda n: n.startswith("OP_"))
+AlertDescription = _enum_from_constants(
+    _IntEnum, "AlertDescription", lambda n: n.startswith("ALERT_DESCRIPTION_"))
+SSLErrorNumber = _enum_from_constants(_IntEnum, "SSLErrorNumber", lambda n: n.startswith("SSL_ERROR_"))
+VerifyFlags = _enum_from_constants(_IntFlag, "VerifyFlags", lambda n: n.startswith("VERIFY_"))
+VerifyMode = _enum_from_constants(_IntEnum, "VerifyMode", lambda n: n.startswith("CERT_"))
+PROTOCOL_SSLv23 = _SSLMethod.PROTOCOL_TLS
+
+TLSVersion = _IntEnum("TLSVersion", [
+    ("MINIMUM_SUPPORTED", _tlsctx.PROTO_MINIMUM_SUPPORTED),
+    ("SSLv3", _tlsctx.PROTO_SSLv3),
+    ("TLSv1", _tlsctx.PROTO_TLSv1),
+    ("TLSv1_1", _tlsctx.PROTO_TLSv1_1),
+    ("TLSv1_2", _tlsctx.PROTO_TLSv1_2),
+    ("TLSv1_3", _tlsctx.PROTO_TLSv1_3),
+    ("MAXIMUM_SUPPORTED", _tlsctx.PROTO_MAXIMUM_SUPPORTED),
+], module=__name__)
+
+
+class _ASN1Object(namedtuple("_ASN1Object", "nid shortname longname oid")):
+    """An ASN.1 object identifier: (nid, shortname, longname, oid)."""
+    __slots__ = ()
+
+    def __new__(cls, oid):
+        return super().__new__(cls, *_txt2obj(oid, name=False))
+
+    @classmethod
+    def fromnid(cls, nid):
+        """Create an _ASN1Object from an OpenSSL NID."""
+        return super().__new__(cls, *_nid2obj(nid))
+
+    @classmethod
+    def fromname(cls, name):
+        """Create an _ASN1Object from a short or long name, or an OID."""
+        return super().__new__(cls, *_txt2obj(name, name=True))
+
+
+Purpose = _Enum("Purpose", [("SERVER_AUTH", "1.3.6.1.5.5.7.3.1"),
+                            ("CLIENT_AUTH", "1.3.6.1.5.5.7.3.2")],
+                module=__name__, type=_ASN1Object)
+Purpose.__doc__ = "SSLContext purpose flags with X509v3 Extended Key Usage objects"
+
+
+def _is_asn1_object(value):
+    if isinstance(value, _ASN1Object):
+        return True
+    std = sys.modules.get("ssl")
+    return std is not None and isinstance(value, std._ASN1Object)
+
+
+DefaultVerifyPaths = namedtuple(
+    "DefaultVerifyPaths",
+    "cafile capath openssl_cafile_env openssl_cafile openssl_capath_env openssl_capath")
+
+
+def get_default_verify_paths():
+    """Return the default locations OpenSSL loads CA certificates from."""
+    parts = _tlsctx.get_default_verify_paths()
+    cafile = os.environ.get(parts[0], parts[1])
+    capath = os.environ.get(parts[2], parts[3])
+    return DefaultVerifyPaths(cafile if os.path.isfile(cafile) else None,
+                              capath if os.path.isdir(capath) else None,
+                              *parts)
+
+
+class SSLContext(_SSLContext):
+    """A collection of TLS settings and trust, compatible with ssl.SSLContext."""
+
+    _windows_cert_stores = ("CA", "ROOT")
+    sslsocket_class = None  # set once the connection layer is loaded
+    sslobject_class = None
+
+    def __new__(cls, protocol=None, *args, **kwargs):
+        if protocol is None:
+            warnings.warn("ssl.SSLContext() without protocol argument is deprecated.",
+                          category=DeprecationWarning, stacklevel=2)
+            protocol = PROTOCOL_TLS
+        return _SSLContext.__new__(cls, protocol)
+
+    def _encode_hostname(self, hostname):
+        if hostname is None:
+            return None
+        if isinstance(hostname, str):
+            return hostname.encode("idna").decode("ascii")
+        return hostname.decode("ascii")
+
+    def set_npn_protocols(self, npn_protocols):
+        warnings.warn("ssl NPN is deprecated, use ALPN instead",
+                      DeprecationWarning, stacklevel=2)
+
+    def set_servername_callback(self, server_name_callback):
+        if server_name_callback is None:
+            self.sni_callback = None
+            return
+        if not callable(server_name_callback):
+            raise TypeError("not a callable object")
+
+        def shim_cb(sslobj, servername, sslctx):
+            servername = self._encode_hostname(servername)
+            return server_name_callback(sslobj, servername, sslctx)
+
+        self.sni_callback = shim_cb
+
+    def set_alpn_protocols(self, alpn_protocols):
+        wire = bytearray()
+        for protocol in alpn_protocols:
+            encoded = bytes(protocol, "ascii")
+            if len(encoded) == 0 or len(encoded) > 255:
+                raise SSLError("ALPN protocols must be 1 to 255 in length")
+            wire.append(len(encoded))
+            wire.extend(encoded)
+        self._set_alpn_protocols(wire)
+
+    def _load_windows_store_certs(self, storename, purpose):
+        raise NotImplementedError("the Windows certificate stores are not available here")
+
+    def load_default_certs(self, purpose=Purpose.SERVER_AUTH):
+        if not _is_asn1_object(purpose):
+            raise TypeError(purpose)
+        self.set_default_verify_paths()
+
+    @property
+    def minimum_version(self):
+        return TLSVersion(super().minimum_version)
+
+    @minimum_version.setter
+    def minimum_version(self, value):
+        if value == TLSVersion.SSLv3:
+            self.options &= ~Options.OP_NO_SSLv3
+        _SSLContext.minimum_version.__set__(self, value)
+
+    @property
+    def maximum_version(self):
+        return TLSVersion(super().maximum_version)
+
+    @maximum_version.setter
+    def maximum_version(self, value):
+        _SSLContext.maximum_version.__set__(self, value)
+
+    @property
+    def options(self):
+        return Options(super().options)
+
+    @options.setter
+    def options(self, value):
+        _SSLContext.options.__set__(self, value)
+
+    @property
+    def hostname_checks_common_name(self):
+        never = _tlsctx.HOSTFLAG_NEVER_CHECK_SUBJECT
+        return (self._host_flags & never) != never
+
+    @hostname_checks_common_name.setter
+    def hostname_checks_common_name(self, value):
+        if value:
+            self._host_flags &= ~_tlsctx.HOSTFLAG_NEVER_CHECK_SUBJECT
+        else:
+            self._host_flags |= _tlsctx.HOSTFLAG_NEVER_CHECK_SUBJECT
+
+    @property
+    def protocol(self):
+        return _SSLMethod(super().protocol)
+
+    @property
+    def verify_flags(self):
+        return VerifyFlags(super().verify_flags)
+
+    @verify_flags.setter
+    def verify_flags(self, value):
+        _SSLContext.verify_flags.__set__(self, value)
+
+    @property
+    def verify_mode(self):
+        value = super().verify_mode
+        try:
+            return VerifyMode(value)
+        except ValueError:
+            return value
+
+    @verify_mode.setter
+    def verify_mode(self, value):
+        _SSLContext.verify_mode.__set__(self, value)
+
+
+def _check_purpose(purpose):
+    if not _is_asn1_object(purpose):
+        raise TypeError(purpose)
+    if purpose == Purpose.SERVER_AUTH:
+        return PROTOCOL_TLS_CLIENT
+    if purpose == Purpose.CLIENT_AUTH:
+        return PROTOCOL_TLS_SERVER
+    raise ValueError(purpose)
+
+
+def _log_keys_from_environment(context):
+    keylogfile = os.environ.get("SSLKEYLOGFILE")
+    if keylogfile and not sys.flags.ignore_environment:
+        context.keylog_filename = keylogfile
+
+
+def create_default_context(purpose=Purpose.SERVER_AUTH, *, cafile=None,
+                           capath=None, cadata=None):
+    """A context with secure defaults (CPython 3.13's), for `purpose`.
+
+    Client contexts verify the peer and its host name; both kinds add
+    VERIFY_X509_PARTIAL_CHAIN and VERIFY_X509_STRICT, and trust the given CA
+    material or else the system's default certificates.
+    """
+    context = SSLContext(_check_purpose(purpose))
+    if context.protocol == PROTOCOL_TLS_CLIENT:
+        context.verify_mode = CERT_REQUIRED
+        context.check_hostname = True
+    context.verify_flags |= VERIFY_X509_PARTIAL_CHAIN | VERIFY_X509_STRICT
+    if cafile or capath or cadata:
+        context.load_verify_locations(cafile, capath, cadata)
+    elif context.verify_mode != CERT_NONE:
+        context.load_default_certs(purpose)
+    _log_keys_from_environment(context)
+    return context
+
+
+def _create_unverified_context(protocol=None, *, cert_reqs=CERT_NONE,
+                               check_hostname=False, purpose=Purpose.SERVER_AUTH,
+                               certfile=None, keyfile=None,
+                               cafile=None, capath=None, cadata=None):
+    """A context for internal use that verifies nothing unless asked."""
+    default_protocol = _check_purpose(purpose)
+    context = SSLContext(default_protocol if protocol is None else protocol)
+    context.check_hostname = check_hostname
+    if cert_reqs is not None:
+        context.verify_mode = cert_reqs
+    if check_hostname:
+        context.check_hostname = True
+    if keyfile and not certfile:
+        raise ValueError("certfile must be specified")
+    if certfile or keyfile:
+        context.load_cert_chain(certfile, keyfile)
+    if cafile or capath or cadata:
+        context.load_verify_locations(cafile, capath, cadata)
+    elif context.verify_mode != CERT_NONE:
+        context.load_default_certs(purpose)
+    _log_keys_from_environment(context)
+    return context
+
+
+_create_default_https_context = create_default_context
+_create_stdlib_context = _create_unverified_context
+
+
+def clear_trust_cache():
+    """Forget every parsed trust source and shared trust store.
+
+    Contexts keep what they already loaded; later loads parse again."""
+    _tlsctx._trust_cache_clear()
+
+
+def trust_cache_info():
+    """Sizes, bounds and counters of the process-wide trust cache."""
+    return _tlsctx._trust_cache_info()
