@@ -23,6 +23,7 @@ SOURCES = [
     "src/context_endpoint.c",  # certificates, ciphers, ALPN, callbacks, keylog
     "src/certdecode.c",   # X509 -> dict, ASN1 objects
     "src/trustcache.c",   # shared, parsed trust sources
+    "src/connection.c",   # the TLS connection, MemoryBIO, SSLSession
 ]
 DEPENDS = ["src/_tlsctx.h", "src/errtables.h"]
 

@@ -52,6 +52,12 @@ exec_trust_cache(PyObject *module)
 }
 
 static int
+exec_connection_types(PyObject *module)
+{
+    return tlsctx_setup_connection_types(module, tlsctx_get_state(module));
+}
+
+static int
 module_traverse(PyObject *module, visitproc visit, void *arg)
 {
     tlsctx_state *state = tlsctx_get_state(module);
@@ -112,6 +118,7 @@ static PyModuleDef_Slot module_slots[] = {
     {Py_mod_exec, exec_context_type},
     {Py_mod_exec, exec_certdecode},
     {Py_mod_exec, exec_trust_cache},
+    {Py_mod_exec, exec_connection_types},
 #if PY_VERSION_HEX >= 0x030C0000
     {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},
 #endif

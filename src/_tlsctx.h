@@ -208,6 +208,20 @@ int tlsctx_context_set_num_tickets(tlsctx_context *self, PyObject *value, void *
     {"num_tickets", (getter)tlsctx_context_get_num_tickets,                               \
      (setter)tlsctx_context_set_num_tickets, NULL, NULL},
 
+/* ---- connection.c ---------------------------------------------------- */
+int tlsctx_setup_connection_types(PyObject *module, tlsctx_state *state);
+/* _SSLContext._wrap_socket / _wrap_bio, implemented with the connection type. */
+PyObject *tlsctx_context_wrap_socket(tlsctx_context *self, PyObject *args, PyObject *kwargs);
+PyObject *tlsctx_context_wrap_bio(tlsctx_context *self, PyObject *args, PyObject *kwargs);
+/* For callbacks running inside an OpenSSL call on a connection (GIL held):
+ * the Python object user callbacks receive for `ssl` (the SSLSocket or
+ * SSLObject owning it, else the connection itself); a new reference, or
+ * NULL with an exception set. */
+PyObject *tlsctx_connection_for_callback(SSL *ssl);
+/* Keep the exception currently set (raised by a user callback) on the
+ * connection; it is re-raised when the OpenSSL call returns. Clears it. */
+void tlsctx_connection_stash_exception(SSL *ssl);
+
 /* ---- certdecode.c ---------------------------------------------------- */
 int tlsctx_setup_certdecode(PyObject *module, tlsctx_state *state);
 /* The stdlib's dictionary for a certificate (getpeercert / get_ca_certs). */
