@@ -1,0 +1,44 @@
+"""Helpers shared by the test modules: run the same call on tlsctx and the
+stdlib and compare what comes out."""
+import re
+import ssl
+import warnings
+
+import tlsctx
+
+# Both libraries end SSLError messages with "(source file:line)".
+_LOCATION = re.compile(r" \([A-Za-z_0-9]+\.c:\d+\)$")
+
+SAME_OPENSSL = ssl.OPENSSL_VERSION_NUMBER == tlsctx.OPENSSL_VERSION_NUMBER
+
+
+def strip_location(message):
+    return _LOCATION.sub("", str(message))
+
+
+def outcome(func, *args, **kwargs):
+    """What calling func did: ('ok', value) or ('raise', type name, message,
+    library, reason, errno), with warnings recorded as (category, message)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = ("ok", func(*args, **kwargs))
+        except Exception as exc:  # noqa: BLE001 - the exception is the outcome
+            result = ("raise", exception_kind(exc), strip_location(exc),
+                      getattr(exc, "library", None), getattr(exc, "reason", None),
+                      getattr(exc, "errno", None))
+    return result, [(w.category.__name__, str(w.message)) for w in caught]
+
+
+def exception_kind(exc):
+    """The exception's class name, with tlsctx's and ssl's SSLError family
+    (same names, different modules) compared by name."""
+    return type(exc).__name__
+
+
+def assert_same(tls_func, std_func, *args, **kwargs):
+    """Call both with the same arguments; the outcomes must be equal."""
+    mine = outcome(tls_func, *args, **kwargs)
+    theirs = outcome(std_func, *args, **kwargs)
+    assert mine == theirs
+    return mine
