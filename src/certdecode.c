@@ -48,9 +48,23 @@ static PyObject *
 txt2obj(PyObject *module, PyObject *args, PyObject *kwargs)
 {
     static char *keywords[] = {"txt", "name", NULL};
-    const char *txt;
+    PyObject *txt_obj;
     int by_name = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "s|p:txt2obj", keywords, &txt, &by_name)) {
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|p:txt2obj", keywords, &txt_obj, &by_name)) {
+        return NULL;
+    }
+    if (!PyUnicode_Check(txt_obj)) {
+        PyErr_Format(PyExc_TypeError, "txt2obj() argument 'txt' must be str, not %.100s",
+                     txt_obj == Py_None ? "None" : Py_TYPE(txt_obj)->tp_name);
+        return NULL;
+    }
+    Py_ssize_t txt_len;
+    const char *txt = PyUnicode_AsUTF8AndSize(txt_obj, &txt_len);
+    if (txt == NULL) {
+        return NULL;
+    }
+    if ((size_t)txt_len != strlen(txt)) {
+        PyErr_SetString(PyExc_ValueError, "embedded null character");
         return NULL;
     }
     ASN1_OBJECT *obj = OBJ_txt2obj(txt, by_name ? 0 : 1);

@@ -3,6 +3,12 @@
  * store loading in trustcache.c. */
 #include "_tlsctx.h"
 
+#if defined(OPENSSL_NO_SSL3) || defined(OPENSSL_NO_SSL3_METHOD)
+#define LOWEST_AVAILABLE_VERSION TLS1_VERSION
+#else
+#define LOWEST_AVAILABLE_VERSION SSL3_VERSION
+#endif
+
 #define DEPRECATED(msg) (PyErr_WarnEx(PyExc_DeprecationWarning, (msg), 2))
 
 #define REJECT_DELETE(value)                                                    \
@@ -145,15 +151,29 @@ static PyObject *
 context_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
     static char *keywords[] = {"protocol", NULL};
+    PyObject *protocol_obj;
     int protocol, deprecated;
     PyObject *module = PyType_GetModuleByDef(type, &tlsctx_module_def);
     if (module == NULL) {
         return NULL;
     }
     tlsctx_state *state = tlsctx_get_state(module);
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "i:_SSLContext", keywords, &protocol)) {
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O:_SSLContext", keywords, &protocol_obj)) {
         return NULL;
     }
+    long wide = PyLong_AsLong(protocol_obj);
+    if (wide == -1 && PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            return NULL;
+        }
+        PyErr_Clear();
+        wide = (long)INT_MAX + 1;
+    }
+    if (wide > INT_MAX || wide < INT_MIN) {
+        PyErr_SetString(PyExc_OverflowError, "Python int too large to convert to C int");
+        return NULL;
+    }
+    protocol = (int)wide;
     const SSL_METHOD *method = method_for_protocol(protocol, &deprecated);
     if (method == NULL) {
         PyErr_Format(PyExc_ValueError, "invalid or unsupported protocol version %i", protocol);
@@ -355,12 +375,12 @@ get_host_flags(tlsctx_context *self, void *closure)
 static int
 set_host_flags(tlsctx_context *self, PyObject *value, void *closure)
 {
-    unsigned long flags;
+    unsigned int flags;
     REJECT_DELETE(value);
-    if (!PyArg_Parse(value, "k", &flags)) {
+    if (!PyArg_Parse(value, "I", &flags)) {
         return -1;
     }
-    self->host_flags = (unsigned int)flags;
+    self->host_flags = flags;
     X509_VERIFY_PARAM_set_hostflags(SSL_CTX_get0_param(self->ctx), self->host_flags);
     return 0;
 }
@@ -451,7 +471,7 @@ set_version_bound(tlsctx_context *self, PyObject *value, void *closure)
     /* OpenSSL spells "no bound" as 0; the opposite symbolic end is the
      * lowest or highest version it knows */
     if (version == TLSCTX_VERSION_MINIMUM_SUPPORTED) {
-        version = is_max ? SSL3_VERSION : 0;
+        version = is_max ? LOWEST_AVAILABLE_VERSION : 0;
     }
     else if (version == TLSCTX_VERSION_MAXIMUM_SUPPORTED) {
         version = is_max ? 0 : TLS1_3_VERSION;

@@ -13,7 +13,9 @@ SAME_OPENSSL = ssl.OPENSSL_VERSION_NUMBER == tlsctx.OPENSSL_VERSION_NUMBER
 
 
 def strip_location(message):
-    return _LOCATION.sub("", str(message))
+    """The message without the source location, and with tlsctx's module
+    path in type names spelled as the stdlib's."""
+    return _LOCATION.sub("", str(message)).replace("tlsctx._tlsctx.", "_ssl.")
 
 
 def outcome(func, *args, **kwargs):

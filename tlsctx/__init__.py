@@ -25,11 +25,13 @@ from ._version import __version__  # noqa: F401
 socket_error = OSError
 
 for _name in dir(_tlsctx):
-    if _name.startswith(("HAS_", "HOSTFLAG_", "ENCODING_", "PROTO_")):
+    # HAS_TLS_UNIQUE stays in _tlsctx, as in the stdlib's _ssl
+    if _name.startswith(("HAS_", "HOSTFLAG_", "ENCODING_", "PROTO_")) and _name != "HAS_TLS_UNIQUE":
         globals()[_name] = getattr(_tlsctx, _name)
 del _name
 
 CHANNEL_BINDING_TYPES = ['tls-unique']
+HAS_NEVER_CHECK_COMMON_NAME = hasattr(_tlsctx, 'HOSTFLAG_NEVER_CHECK_SUBJECT')
 
 
 def _enum_from_constants(kind, name, predicate):
