@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""Run (part of) the test suite under valgrind memcheck and fail on any
+invalid access, or any definite leak, whose stack passes through tlsctx.
+
+    python tools/memcheck.py                 # the whole suite (slow)
+    python tools/memcheck.py tests/test_parity.py -k setter   # a part
+
+Uses the in-place build of the interpreter running this script, and
+PYTHONMALLOC=malloc so that valgrind sees every Python allocation.
+"""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# a frame in the extension: its file names, or the shared object without debug info
+OURS = re.compile(r"_tlsctx\.cpython|\((?:%s):\d+\)" % "|".join(
+    re.escape(name) for name in sorted(os.listdir(os.path.join(ROOT, "src"))) if name.endswith(".c")))
+
+
+def records(log_text):
+    """Split a valgrind log into its error records (blank-line separated)."""
+    block = []
+    for line in log_text.splitlines():
+        body = re.sub(r"^==\d+== ?", "", line)
+        if body.strip():
+            block.append(body)
+        elif block:
+            yield "\n".join(block)
+            block = []
+    if block:
+        yield "\n".join(block)
+
+
+def problems(log_text):
+    found = []
+    for record in records(log_text):
+        head = record.splitlines()[0]
+        serious = (head.startswith(("Invalid ", "Conditional jump", "Use of uninitialised",
+                                    "Syscall param", "Mismatched free", "Source and destination"))
+                   or "definitely lost" in head)
+        if serious and OURS.search(record):
+            found.append(record)
+    return found
+
+
+def main(argv):
+    with tempfile.NamedTemporaryFile(prefix="memcheck-", suffix=".log", delete=False) as log:
+        log_path = log.name
+    env = dict(os.environ, PYTHONMALLOC="malloc")
+    command = ["valgrind", "--tool=memcheck", "--leak-check=full", "--show-leak-kinds=definite",
+               "--errors-for-leak-kinds=definite", "--num-callers=40", "--log-file=" + log_path,
+               sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"] + (argv or ["tests"])
+    print("running:", " ".join(command), flush=True)
+    tests = subprocess.run(command, cwd=ROOT, env=env)
+    with open(log_path, errors="replace") as f:
+        text = f.read()
+    found = problems(text)
+    for record in found:
+        print("-" * 70)
+        print(record)
+    summary = re.findall(r"ERROR SUMMARY: .*", text)
+    print("valgrind log:", log_path, summary[-1] if summary else "")
+    print("memcheck: %d problem(s) in tlsctx code; tests exit status %d" % (len(found),
+                                                                            tests.returncode))
+    return 1 if found or tests.returncode else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
