@@ -147,9 +147,26 @@ done:
     return rc;
 }
 
+/* Test hook: whether anything is left on this thread's OpenSSL error queue,
+ * which tlsctx and the stdlib's _ssl share when linked to the same libcrypto. */
+static PyObject *
+openssl_errors_pending(PyObject *module, PyObject *unused)
+{
+    return PyBool_FromLong(ERR_peek_error() != 0);
+}
+
+static PyMethodDef error_functions[] = {
+    {"_openssl_errors_pending", openssl_errors_pending, METH_NOARGS,
+     "True if the calling thread's OpenSSL error queue is not empty (for tests)."},
+    {NULL},
+};
+
 int
 tlsctx_setup_error_tables(PyObject *module, tlsctx_state *state)
 {
+    if (PyModule_AddFunctions(module, error_functions) < 0) {
+        return -1;
+    }
     state->lib_names = PyDict_New();
     state->reason_names = PyDict_New();
     if (state->lib_names == NULL || state->reason_names == NULL) {
