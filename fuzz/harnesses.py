@@ -7,10 +7,14 @@ Each input is given to tlsctx and to the stdlib; the harness aborts (a
 finding) when tlsctx raises SystemError or an exception class the stdlib does
 not, or leaves an OpenSSL error queued.
 """
+import os
 import ssl
 import sys
 
 import atheris
+
+# the repository's in-place build, when tlsctx is not installed
+sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 with atheris.instrument_imports():
     import tlsctx
