@@ -327,7 +327,9 @@ raise_parse_error(tlsctx_state *state, parse_result *result, PyObject *filename)
     if (result->saved_errno != 0) {
         ERR_clear_error();
         errno = result->saved_errno;
-        return PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, filename);
+        /* like the stdlib: the errno alone, without the file name */
+        (void)filename;
+        return PyErr_SetFromErrno(PyExc_OSError);
     }
     if (result->message != NULL) {
         return tlsctx_set_ssl_error(state, result->message);
@@ -616,28 +618,23 @@ recipe_contains(PyObject *recipe, PyObject *item)
     return 0;
 }
 
-/* Does loading this bundle again leave the store as it is?  Re-adding a
- * source sorts the store's object list (OpenSSL sorts on look-up) without
- * adding anything; once sorted, further repeats change nothing. */
+/* Does loading a bundle the store already holds leave the store as it is?
+ * Every add sorts the store's object list before looking for a duplicate,
+ * and a new object is pushed unsorted at the end: a single load leaves the
+ * list as sorted(all but last) + [last], and loading it again sorts the whole
+ * list.  A repeat changes nothing exactly when the list is sorted already.
+ * `store` is the store the recipe built, or NULL when that is not known
+ * (an earlier item of the same call was appended): then replay it. */
 static int
-repeat_is_noop(PyObject *recipe, PyObject *bundle)
+repeat_is_noop(X509_STORE *store)
 {
-    Py_ssize_t n = PyList_GET_SIZE(recipe);
-    if (n == 0) {
+    if (store == NULL || !X509_STORE_lock(store)) {
+        ERR_clear_error();
         return 0;
     }
-    PyObject *last = PyList_GET_ITEM(recipe, n - 1);
-    if (!PyCapsule_CheckExact(last)) {
-        return 0;
-    }
-    int last_was_repeat = 0;
-    for (Py_ssize_t i = 0; i < n - 1; i++) {
-        if (PyList_GET_ITEM(recipe, i) == last) {
-            last_was_repeat = 1;
-            break;
-        }
-    }
-    return last == bundle || last_was_repeat;
+    int sorted = sk_X509_OBJECT_is_sorted(X509_STORE_get0_objects(store));
+    X509_STORE_unlock(store);
+    return sorted;
 }
 
 /* Add sources (and lookups) to the context's trust. Steals nothing. */
@@ -672,7 +669,9 @@ add_items(tlsctx_context *self, PyObject *items)
         }
         if (present) {
             /* lookups are added once; a repeated bundle may reorder */
-            if (!PyCapsule_CheckExact(item) || repeat_is_noop(recipe, item)) {
+            X509_STORE *built = PyList_GET_SIZE(recipe) == PyList_GET_SIZE(self->trust_recipe)
+                                    ? SSL_CTX_get_cert_store(self->ctx) : NULL;
+            if (!PyCapsule_CheckExact(item) || repeat_is_noop(built)) {
                 continue;
             }
         }

@@ -295,6 +295,53 @@ _create_default_https_context = create_default_context
 _create_stdlib_context = _create_unverified_context
 
 
+
+# ---- certificate text helpers (the stdlib's, same results and errors) ----
+
+PEM_HEADER = "-----BEGIN CERTIFICATE-----"
+PEM_FOOTER = "-----END CERTIFICATE-----"
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun",
+           "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def cert_time_to_seconds(cert_time):
+    """Seconds since the Epoch for a certificate's "notBefore"/"notAfter"
+    text, as printed by OpenSSL: "%b %d %H:%M:%S %Y GMT" (C locale months,
+    whatever the current locale)."""
+    import calendar
+    import time
+    rest_format = " %d %H:%M:%S %Y GMT"
+    # the month is matched by hand: %b would follow the current locale
+    month = cert_time[:3].title()
+    if month not in _MONTHS:
+        raise ValueError('time data %r does not match format "%%b%s"'
+                         % (cert_time, rest_format))
+    parsed = time.strptime(cert_time[3:], rest_format)
+    return calendar.timegm((parsed.tm_year, _MONTHS.index(month) + 1) + tuple(parsed)[2:6])
+
+
+def DER_cert_to_PEM_cert(der_cert_bytes):
+    """PEM text (str, lines of 64 characters) of a DER certificate."""
+    import base64
+    body = base64.standard_b64encode(der_cert_bytes).decode("ascii")
+    lines = [PEM_HEADER]
+    lines.extend(body[start:start + 64] for start in range(0, len(body), 64))
+    lines.append(PEM_FOOTER)
+    return "\n".join(lines) + "\n"
+
+
+def PEM_cert_to_DER_cert(pem_cert_string):
+    """DER bytes of one PEM certificate given as str."""
+    import base64
+    if not pem_cert_string.startswith(PEM_HEADER):
+        raise ValueError("Invalid PEM encoding; must start with %s" % PEM_HEADER)
+    text = pem_cert_string.strip()
+    if not text.endswith(PEM_FOOTER):
+        raise ValueError("Invalid PEM encoding; must end with %s" % PEM_FOOTER)
+    return base64.decodebytes(text[len(PEM_HEADER):-len(PEM_FOOTER)].encode("ascii"))
+
+
 def clear_trust_cache():
     """Forget every parsed trust source and shared trust store.
 
