@@ -1211,3 +1211,73 @@ tlsctx_context_get_keylog_filename(tlsctx_context *self, void *closure)
 {
     return Py_NewRef(self->keylog_filename ? self->keylog_filename : Py_None);
 }
+
+/* ---- test hook ----------------------------------------------------------- */
+
+static PyObject *
+der_of_cert(X509 *cert)
+{
+    unsigned char *der = NULL;
+    int len = i2d_X509(cert, &der);
+    if (len < 0) {
+        return NULL;
+    }
+    PyObject *bytes = PyBytes_FromStringAndSize((const char *)der, len);
+    OPENSSL_free(der);
+    return bytes;
+}
+
+/* What load_cert_chain left in the current certificate slot, for tests:
+ * (leaf DER or None, [chain DER], DER SubjectPublicKeyInfo of the private
+ * key or None). Only public material leaves the context. */
+PyObject *
+tlsctx_context_loaded_chain(tlsctx_context *self, PyObject *unused)
+{
+    PyObject *leaf = NULL, *chain = NULL, *pub = NULL, *result = NULL;
+    X509 *cert = SSL_CTX_get0_certificate(self->ctx);
+    EVP_PKEY *key = SSL_CTX_get0_privatekey(self->ctx);
+    STACK_OF(X509) *certs = NULL;
+
+    leaf = cert != NULL ? der_of_cert(cert) : Py_NewRef(Py_None);
+    chain = PyList_New(0);
+    if (leaf == NULL || chain == NULL) {
+        goto error;
+    }
+    if (cert != NULL && SSL_CTX_get0_chain_certs(self->ctx, &certs) && certs != NULL) {
+        for (int i = 0; i < sk_X509_num(certs); i++) {
+            PyObject *item = der_of_cert(sk_X509_value(certs, i));
+            if (item == NULL || PyList_Append(chain, item) < 0) {
+                Py_XDECREF(item);
+                goto error;
+            }
+            Py_DECREF(item);
+        }
+    }
+    if (key != NULL) {
+        unsigned char *der = NULL;
+        int len = i2d_PUBKEY(key, &der);
+        if (len < 0) {
+            goto error;
+        }
+        pub = PyBytes_FromStringAndSize((const char *)der, len);
+        OPENSSL_free(der);
+        if (pub == NULL) {
+            goto error;
+        }
+    }
+    else {
+        pub = Py_NewRef(Py_None);
+    }
+    result = PyTuple_Pack(3, leaf, chain, pub);
+    goto done;
+error:
+    if (!PyErr_Occurred()) {
+        tlsctx_set_ssl_error(self->state, NULL);
+    }
+done:
+    ERR_clear_error();
+    Py_XDECREF(leaf);
+    Py_XDECREF(chain);
+    Py_XDECREF(pub);
+    return result;
+}
