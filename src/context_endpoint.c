@@ -42,6 +42,9 @@ tlsctx_context_endpoint_init(tlsctx_context *self)
 void
 tlsctx_context_endpoint_free(tlsctx_context *self)
 {
+    /* a connection may keep this SSL_CTX (as its session context) after
+     * the Python object is gone: its callbacks must then find nothing */
+    SSL_CTX_set_app_data(self->ctx, NULL);
     SSL_CTX_set_keylog_callback(self->ctx, NULL);
     if (self->keylog_bio != NULL) {
         BIO_free_all(self->keylog_bio);
@@ -404,14 +407,15 @@ load_chain(tlsctx_context *self, chain_source *src, password_info *pw, int has_p
             ok = 0;
         }
     }
+    PyEval_RestoreThread(pw->thread_state);
+    pw->thread_state = NULL;
+    /* the context itself only changes with the GIL held */
     if (ok) {
         STACK_OF(X509) *chain = NULL;
         SSL_CTX_get0_chain_certs(scratch, &chain);
         ok = SSL_CTX_use_cert_and_key(self->ctx, SSL_CTX_get0_certificate(scratch),
                                       SSL_CTX_get0_privatekey(scratch), chain, 1);
     }
-    PyEval_RestoreThread(pw->thread_state);
-    pw->thread_state = NULL;
     if (!ok) {
         raise_load_error(self, pw, saved_errno);
         goto done;
@@ -1156,6 +1160,9 @@ open_keylog(PyObject *path)
         }
         goto done;
     }
+    /* start at the end, as fopen(path, "a") does, so that the header test
+     * sees a non-empty file as such; pipes cannot seek and need not */
+    (void)lseek(fd, 0, SEEK_END);
     fp = fdopen(fd, "a");
     if (fp == NULL) {
         PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
