@@ -176,6 +176,10 @@ memory_data_get(PyObject *obj, const char *name, memory_data *out)
             return -1;
         }
         out->is_text = 1;
+        if (out->len > INT_MAX) {
+            PyErr_Format(PyExc_ValueError, "%s cannot be longer than %d bytes", name, INT_MAX);
+            return -1;
+        }
         return 0;
     }
     if (PyObject_CheckBuffer(obj)) {
@@ -184,6 +188,11 @@ memory_data_get(PyObject *obj, const char *name, memory_data *out)
         }
         out->data = out->view.buf;
         out->len = out->view.len;
+        /* OpenSSL's memory BIOs and DER readers count in int */
+        if (out->len > INT_MAX) {
+            PyErr_Format(PyExc_ValueError, "%s cannot be longer than %d bytes", name, INT_MAX);
+            return -1;
+        }
         return 0;
     }
 bad_type:

@@ -254,6 +254,45 @@ def test_password_failures_with_der_keys(ident, name):
     assert der == pem and der[0][0][0] == "raise"
 
 
+@pytest.fixture(scope="module")
+def weak(tmp_path_factory):
+    """A self-signed certificate on a 1024-bit RSA key: below security level 2."""
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "weak")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(1)
+            .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+            .sign(key, hashes.SHA256()))
+    d = tmp_path_factory.mktemp("weak")
+    cert_pem = cert.public_bytes(ser.Encoding.PEM)
+    key_pem = key.private_bytes(ser.Encoding.PEM, ser.PrivateFormat.PKCS8, ser.NoEncryption())
+    (d / "cert.pem").write_bytes(cert_pem)
+    (d / "key.pem").write_bytes(key_pem)
+    return str(d / "cert.pem"), str(d / "key.pem"), cert_pem, key_pem
+
+
+@pytest.mark.parametrize("ciphers", [None, "DEFAULT:@SECLEVEL=0"])
+def test_security_level_applies_to_memory_loads(weak, ciphers):
+    """The context's security level decides, on both routes, as in the stdlib."""
+    cert_file, key_file, cert_pem, key_pem = weak
+    mine, theirs, memory = server(), std_server(), server()
+    if ciphers:
+        for ctx in (mine, theirs, memory):
+            ctx.set_ciphers(ciphers)
+    expected = outcome(theirs.load_cert_chain, cert_file, key_file)
+    assert outcome(mine.load_cert_chain, cert_file, key_file) == expected
+    assert outcome(memory.load_cert_chain, certdata=cert_pem, keydata=key_pem) == expected
+    assert expected[0][0] == ("ok" if ciphers else "raise")
+    assert memory._loaded_chain() == mine._loaded_chain()
+
+
 # ---- arguments -------------------------------------------------------------------
 
 ARGUMENT_ERRORS = [
