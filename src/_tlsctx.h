@@ -173,6 +173,8 @@ PyObject *tlsctx_context_set_alpn_protocols(tlsctx_context *self, PyObject *arg)
 PyObject *tlsctx_context_set_ecdh_curve(tlsctx_context *self, PyObject *arg);
 PyObject *tlsctx_context_load_dh_params(tlsctx_context *self, PyObject *arg);
 PyObject *tlsctx_context_session_stats(tlsctx_context *self, PyObject *unused);
+/* Test hook: (leaf DER, [chain DER], public key DER) of the current certificate. */
+PyObject *tlsctx_context_loaded_chain(tlsctx_context *self, PyObject *unused);
 PyObject *tlsctx_context_set_psk_client_callback(tlsctx_context *self, PyObject *args,
                                                  PyObject *kwargs);
 PyObject *tlsctx_context_set_psk_server_callback(tlsctx_context *self, PyObject *args,
@@ -193,6 +195,7 @@ int tlsctx_context_set_num_tickets(tlsctx_context *self, PyObject *value, void *
     {"set_ecdh_curve", (PyCFunction)tlsctx_context_set_ecdh_curve, METH_O, NULL},         \
     {"load_dh_params", (PyCFunction)tlsctx_context_load_dh_params, METH_O, NULL},         \
     {"session_stats", (PyCFunction)tlsctx_context_session_stats, METH_NOARGS, NULL},      \
+    {"_loaded_chain", (PyCFunction)tlsctx_context_loaded_chain, METH_NOARGS, NULL},       \
     {"set_psk_client_callback",                                                           \
      (PyCFunction)(void (*)(void))tlsctx_context_set_psk_client_callback,                 \
      METH_VARARGS | METH_KEYWORDS, NULL},                                                 \

@@ -135,6 +135,16 @@ class SSLContext(_SSLContext):
     def set_npn_protocols(self, npn_protocols):
         warnings.warn("ssl NPN is deprecated, use ALPN instead",
                       DeprecationWarning, stacklevel=2)
+        # As the stdlib: validate, then fail on the C method that OpenSSL 3
+        # builds no longer have (AttributeError, like ssl's).
+        wire = bytearray()
+        for protocol in npn_protocols:
+            encoded = bytes(protocol, "ascii")
+            if len(encoded) == 0 or len(encoded) > 255:
+                raise SSLError("NPN protocols must be 1 to 255 in length")
+            wire.append(len(encoded))
+            wire.extend(encoded)
+        self._set_npn_protocols(wire)
 
     def set_servername_callback(self, server_name_callback):
         if server_name_callback is None:
