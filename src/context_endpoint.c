@@ -350,9 +350,11 @@ typedef struct {
 } chain_source;
 
 /* Turn an OpenSSL failure into the stdlib's exception: the password
- * callback's own, OSError from errno, or SSLError from the queue. */
+ * callback's own, OSError from errno (naming the file, which the stdlib
+ * leaves out), or SSLError from the queue. */
 static void
-raise_load_error(tlsctx_context *self, const password_info *pw, int saved_errno)
+raise_load_error(tlsctx_context *self, const password_info *pw, int saved_errno,
+                 PyObject *failed_file)
 {
     if (pw->error) {
         ERR_clear_error();
@@ -360,8 +362,17 @@ raise_load_error(tlsctx_context *self, const password_info *pw, int saved_errno)
     }
     if (saved_errno != 0) {
         ERR_clear_error();
+        PyObject *name = NULL;
+        if (failed_file != NULL) {
+            name = PyUnicode_DecodeFSDefaultAndSize(PyBytes_AS_STRING(failed_file),
+                                                    PyBytes_GET_SIZE(failed_file));
+            if (name == NULL) {
+                return;
+            }
+        }
         errno = saved_errno;
-        PyErr_SetFromErrno(PyExc_OSError);
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, name);
+        Py_XDECREF(name);
         return;
     }
     tlsctx_set_ssl_error(self->state, NULL);
@@ -377,6 +388,7 @@ load_chain(tlsctx_context *self, chain_source *src, password_info *pw, int has_p
     pem_password_cb *cb = has_password ? password_callback : NULL;
     void *cb_data = has_password ? pw : NULL;
     int ok, saved_errno = 0, rc = -1;
+    PyObject *failed_file = NULL;   /* borrowed: the file errno is about */
 
     SSL_CTX *scratch = SSL_CTX_new(TLS_method());
     if (scratch == NULL) {
@@ -397,6 +409,7 @@ load_chain(tlsctx_context *self, chain_source *src, password_info *pw, int has_p
         ok = use_chain_memory(scratch, &src->certdata, cb, cb_data);
     }
     saved_errno = ok ? 0 : errno;
+    failed_file = src->certfile;
     if (ok) {
         errno = 0;
         if (src->has_keydata) {
@@ -409,6 +422,7 @@ load_chain(tlsctx_context *self, chain_source *src, password_info *pw, int has_p
             PyObject *keyfile = src->keyfile != NULL ? src->keyfile : src->certfile;
             ok = SSL_CTX_use_PrivateKey_file(scratch, PyBytes_AS_STRING(keyfile),
                                              SSL_FILETYPE_PEM);
+            failed_file = keyfile;
         }
         saved_errno = ok ? 0 : errno;
         /* a mismatch is reported from the queue alone, as the stdlib does */
@@ -426,7 +440,7 @@ load_chain(tlsctx_context *self, chain_source *src, password_info *pw, int has_p
                                       SSL_CTX_get0_privatekey(scratch), chain, 1);
     }
     if (!ok) {
-        raise_load_error(self, pw, saved_errno);
+        raise_load_error(self, pw, saved_errno, failed_file);
         goto done;
     }
     rc = 0;

@@ -327,9 +327,9 @@ raise_parse_error(tlsctx_state *state, parse_result *result, PyObject *filename)
     if (result->saved_errno != 0) {
         ERR_clear_error();
         errno = result->saved_errno;
-        /* like the stdlib: the errno alone, without the file name */
-        (void)filename;
-        return PyErr_SetFromErrno(PyExc_OSError);
+        /* the stdlib gives the errno alone; the file name says which file */
+        return PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError,
+                                                    filename == Py_None ? NULL : filename);
     }
     if (result->message != NULL) {
         return tlsctx_set_ssl_error(state, result->message);

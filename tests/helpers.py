@@ -26,10 +26,18 @@ def outcome(func, *args, **kwargs):
         try:
             result = ("ok", func(*args, **kwargs))
         except Exception as exc:  # noqa: BLE001 - the exception is the outcome
-            result = ("raise", exception_kind(exc), strip_location(exc),
+            result = ("raise", exception_kind(exc), message_of(exc),
                       getattr(exc, "library", None), getattr(exc, "reason", None),
                       getattr(exc, "errno", None))
     return result, [(w.category.__name__, str(w.message)) for w in caught]
+
+
+def message_of(exc):
+    """The message to compare.  OSErrors from loading files compare by errno
+    and strerror: tlsctx also names the file (docs/differences.md)."""
+    if isinstance(exc, OSError) and not isinstance(exc, ssl.SSLError) and exc.strerror:
+        return exc.strerror
+    return strip_location(exc)
 
 
 def exception_kind(exc):
