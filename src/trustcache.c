@@ -609,13 +609,22 @@ replay_item(X509_STORE *store, PyObject *item)
         return 1;
     }
     /* set_default_verify_paths: the default directory, as a hash dir and as
-     * an OSSL_STORE lookup */
+     * an OSSL_STORE lookup. Like X509_STORE_set_default_paths, only a lookup
+     * that cannot be created fails; a directory that does not work is not an
+     * error. */
     const char *dir = PyBytes_AS_STRING(PyTuple_GET_ITEM(item, 0));
-    if (!add_hash_dir(store, dir)) {
+    X509_LOOKUP *lookup = X509_STORE_add_lookup(store, X509_LOOKUP_hash_dir());
+    if (lookup == NULL) {
         return 0;
     }
-    X509_LOOKUP *lookup = X509_STORE_add_lookup(store, X509_LOOKUP_store());
-    return lookup != NULL && X509_LOOKUP_add_store_ex(lookup, dir, NULL, NULL);
+    (void)X509_LOOKUP_add_dir(lookup, dir, X509_FILETYPE_PEM);
+    lookup = X509_STORE_add_lookup(store, X509_LOOKUP_store());
+    if (lookup == NULL) {
+        return 0;
+    }
+    (void)X509_LOOKUP_add_store_ex(lookup, dir, NULL, NULL);
+    ERR_clear_error();
+    return 1;
 }
 
 static void
