@@ -115,44 +115,60 @@ typedef struct {
     int openssl_error;          /* on an error left on the OpenSSL queue */
 } parse_result;
 
-/* A CA file, parsed as X509_load_cert_crl_file does. */
-static void
-parse_ca_file_pem(const char *data, size_t len, parse_result *out)
+/* The X509_INFO list of one piece of PEM text, as X509_load_cert_crl_file
+ * reads it; NULL with the reason on this thread's error queue. */
+static STACK_OF(X509_INFO) *
+read_pem_infos(const char *data, size_t len)
 {
     BIO *bio = BIO_new_mem_buf(data, (int)len);
-    STACK_OF(X509_INFO) *infos = NULL;
-    trust_bundle *bundle = NULL;
     if (bio == NULL) {
-        goto openssl_error;
+        return NULL;
     }
-    infos = PEM_X509_INFO_read_bio_ex(bio, NULL, NULL, "", NULL, NULL);
+    STACK_OF(X509_INFO) *infos = PEM_X509_INFO_read_bio_ex(bio, NULL, NULL, "", NULL, NULL);
+    BIO_free(bio);
     if (infos == NULL) {
         ERR_raise(ERR_LIB_X509, ERR_R_PEM_LIB);
-        goto openssl_error;
     }
-    bundle = bundle_new();
-    if (bundle == NULL) {
-        goto openssl_error;
-    }
+    return infos;
+}
+
+/* Append the certificates and CRLs of `infos`, in order, to the bundle. */
+static int
+bundle_take_infos(trust_bundle *bundle, STACK_OF(X509_INFO) *infos)
+{
     for (int i = 0; i < sk_X509_INFO_num(infos); i++) {
         X509_INFO *info = sk_X509_INFO_value(infos, i);
         if ((info->x509 != NULL && !bundle_push_cert(bundle, info->x509))
             || (info->crl != NULL && !bundle_push_crl(bundle, info->crl))) {
-            goto openssl_error;
+            return 0;
         }
+    }
+    return 1;
+}
+
+/* A CA file, parsed as X509_load_cert_crl_file does. */
+static void
+parse_ca_file_pem(const char *data, size_t len, parse_result *out)
+{
+    STACK_OF(X509_INFO) *infos = NULL;
+    trust_bundle *bundle = bundle_new();
+    if (bundle == NULL) {
+        goto openssl_error;
+    }
+    infos = read_pem_infos(data, len);
+    if (infos == NULL || !bundle_take_infos(bundle, infos)) {
+        goto openssl_error;
     }
     if (sk_X509_OBJECT_num(bundle->objects) == 0) {
         ERR_raise(ERR_LIB_X509, X509_R_NO_CERTIFICATE_OR_CRL_FOUND);
         goto openssl_error;
     }
     sk_X509_INFO_pop_free(infos, X509_INFO_free);
-    BIO_free(bio);
     ERR_clear_error();
     out->bundle = bundle;
     return;
 openssl_error:
     sk_X509_INFO_pop_free(infos, X509_INFO_free);
-    BIO_free(bio);
     bundle_free(bundle);
     out->openssl_error = 1;
 }
@@ -426,8 +442,11 @@ read_ca_file(file_read *job)
         newest = timespec_ns(&job->st.st_ctim);
     }
     job->racy = newest + RACY_WINDOW_NS >= timespec_ns(&now);
-    unsigned char digest[SHA256_DIGEST_LENGTH];
-    SHA256((const unsigned char *)data, len, digest);
+    /* the digest only serves to re-check racy entries */
+    unsigned char digest[SHA256_DIGEST_LENGTH] = {0};
+    if (job->racy || job->have_expected) {
+        SHA256((const unsigned char *)data, len, digest);
+    }
     if (job->have_expected && memcmp(digest, job->expected, sizeof(digest)) == 0) {
         job->unchanged = 1;
     }
