@@ -361,14 +361,25 @@ wrap_bundle(tlsctx_state *state, PyObject *key, trust_bundle *bundle)
     return capsule;
 }
 
+/* `path` names the file in an OSError (the stdlib's has errno only): a
+ * deliberate difference, see docs/differences.md. */
 static PyObject *
-raise_parse_error(tlsctx_state *state, parse_result *result)
+raise_parse_error(tlsctx_state *state, parse_result *result, PyObject *path)
 {
     if (result->saved_errno != 0) {
-        /* like the stdlib: the errno alone, without the file name */
         ERR_clear_error();
+        PyObject *filename = NULL;
+        if (path != NULL) {
+            filename = PyUnicode_DecodeFSDefaultAndSize(PyBytes_AS_STRING(path),
+                                                        PyBytes_GET_SIZE(path));
+            if (filename == NULL) {
+                return NULL;
+            }
+        }
         errno = result->saved_errno;
-        return PyErr_SetFromErrno(PyExc_OSError);
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, filename);
+        Py_XDECREF(filename);
+        return NULL;
     }
     if (result->message != NULL) {
         return tlsctx_set_ssl_error(state, result->message);
@@ -504,7 +515,7 @@ file_bundle(tlsctx_state *state, PyObject *path_bytes)
     read_ca_file(&job);
     Py_END_ALLOW_THREADS
     if (!job.unchanged && job.result.bundle == NULL) {
-        raise_parse_error(state, &job.result);
+        raise_parse_error(state, &job.result, path_bytes);
         goto done;
     }
     new_key = file_key(&job.st);
@@ -571,7 +582,7 @@ data_bundle(tlsctx_state *state, const char *data, Py_ssize_t len, int pem)
     PyMem_RawFree(copy);
     if (result.bundle == NULL) {
         Py_DECREF(key);
-        return raise_parse_error(state, &result);
+        return raise_parse_error(state, &result, NULL);
     }
     memcpy(result.bundle->digest, digest, sizeof(digest));
     capsule = wrap_bundle(state, key, result.bundle);
