@@ -663,14 +663,75 @@ store_capsule_destructor(PyObject *capsule)
     X509_STORE_free(PyCapsule_GetPointer(capsule, STORE_CAPSULE));
 }
 
-static X509_STORE *
-build_store(tlsctx_state *state, unsigned long flags, PyObject *recipe)
+/* Copy the object list of `base` into the empty `store`, in order, when it is
+ * unsorted: pushed one by one, the copy is unsorted too, the very state the
+ * stdlib's store would be in. A sorted list is not copied (re-sorting the
+ * copy could reorder equal subjects with an unstable qsort); the caller then
+ * replays the recipe instead. 1 when copied, 0 when not, -1 on error. */
+static int
+copy_unsorted_objects(X509_STORE *base, X509_STORE *store)
 {
+    if (!X509_STORE_lock(base)) {
+        return -1;
+    }
+    STACK_OF(X509_OBJECT) *from = X509_STORE_get0_objects(base);
+    STACK_OF(X509_OBJECT) *to = X509_STORE_get0_objects(store);
+    int rc = 0;
+    if (!sk_X509_OBJECT_is_sorted(from)) {
+        rc = 1;
+        for (int i = 0; rc == 1 && i < sk_X509_OBJECT_num(from); i++) {
+            X509_OBJECT *obj = sk_X509_OBJECT_value(from, i);
+            X509_OBJECT *copy = X509_OBJECT_new();
+            int ok = copy != NULL
+                     && (X509_OBJECT_get_type(obj) == X509_LU_X509
+                             ? X509_OBJECT_set1_X509(copy, X509_OBJECT_get0_X509(obj))
+                             : X509_OBJECT_set1_X509_CRL(copy, X509_OBJECT_get0_X509_CRL(obj)))
+                     && sk_X509_OBJECT_push(to, copy);
+            if (!ok) {
+                X509_OBJECT_free(copy);
+                rc = -1;
+            }
+        }
+    }
+    X509_STORE_unlock(base);
+    return rc;
+}
+
+/* Only parsed sources and sorts: a store for these holds nothing but objects. */
+static int
+recipe_prefix_is_plain(PyObject *recipe, Py_ssize_t n)
+{
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyList_GET_ITEM(recipe, i);
+        if (!PyCapsule_CheckExact(item) && item != Py_Ellipsis) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The store for (flags, recipe). When `base` is the store of the recipe's
+ * first `base_len` items, its objects are copied rather than replayed, so
+ * that loading one more source costs that source alone, as in the stdlib. */
+static X509_STORE *
+build_store(tlsctx_state *state, unsigned long flags, PyObject *recipe, X509_STORE *base,
+            Py_ssize_t base_len)
+{
+    Py_ssize_t start = 0;
     X509_STORE *store = X509_STORE_new();
     if (store == NULL || !force_flags(X509_STORE_get0_param(store), flags)) {
         goto error;
     }
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(recipe); i++) {
+    if (base != NULL && base_len > 0 && recipe_prefix_is_plain(recipe, base_len)) {
+        int copied = copy_unsorted_objects(base, store);
+        if (copied < 0) {
+            goto error;
+        }
+        if (copied) {
+            start = base_len;
+        }
+    }
+    for (Py_ssize_t i = start; i < PyList_GET_SIZE(recipe); i++) {
         int ok = replay_item(store, PyList_GET_ITEM(recipe, i));
         if (ok < 0) {
             X509_STORE_free(store);
@@ -709,9 +770,10 @@ store_key(unsigned long flags, PyObject *recipe)
 }
 
 /* Point the context at the shared store for (flags, recipe), building it on a
- * miss; the recipe becomes the context's. */
+ * miss (from the context's present store when `base_len` items of the recipe
+ * are what it holds, see build_store); the recipe becomes the context's. */
 static int
-use_store(tlsctx_context *self, unsigned long flags, PyObject *recipe)
+use_store(tlsctx_context *self, unsigned long flags, PyObject *recipe, Py_ssize_t base_len)
 {
     tlsctx_state *state = self->state;
     tlsctx_trust_cache *cache = get_cache(state);
@@ -724,7 +786,8 @@ use_store(tlsctx_context *self, unsigned long flags, PyObject *recipe)
         if (PyErr_Occurred()) {
             goto error;
         }
-        X509_STORE *store = build_store(state, flags, recipe);
+        X509_STORE *store = build_store(state, flags, recipe, SSL_CTX_get_cert_store(self->ctx),
+                                        base_len);
         if (store == NULL) {
             goto error;
         }
@@ -847,7 +910,7 @@ add_items(tlsctx_context *self, PyObject *items)
     }
     int rc = 0;
     if (PyList_GET_SIZE(recipe) != PyList_GET_SIZE(self->trust_recipe)) {
-        rc = use_store(self, current_flags(self), recipe);
+        rc = use_store(self, current_flags(self), recipe, PyList_GET_SIZE(self->trust_recipe));
     }
     Py_DECREF(recipe);
     return rc;
@@ -975,7 +1038,7 @@ tlsctx_trust_set_verify_flags(tlsctx_context *self, unsigned long wanted)
     }
     unsigned long result = X509_VERIFY_PARAM_get_flags(scratch);
     X509_VERIFY_PARAM_free(scratch);
-    return use_store(self, result, self->trust_recipe);
+    return use_store(self, result, self->trust_recipe, PyList_GET_SIZE(self->trust_recipe));
 }
 
 int
@@ -997,7 +1060,7 @@ tlsctx_trust_prepare_for_handshake(tlsctx_context *self)
         }
     }
     if (has_lookups) {
-        X509_STORE *store = build_store(self->state, current_flags(self), recipe);
+        X509_STORE *store = build_store(self->state, current_flags(self), recipe, NULL, 0);
         if (store == NULL) {
             return -1;
         }
@@ -1026,7 +1089,7 @@ tlsctx_trust_prepare_for_handshake(tlsctx_context *self)
     }
     int rc = PyList_Append(sorted, Py_Ellipsis);
     if (rc == 0) {
-        rc = use_store(self, current_flags(self), sorted);
+        rc = use_store(self, current_flags(self), sorted, PyList_GET_SIZE(recipe));
     }
     Py_DECREF(sorted);
     return rc;

@@ -518,3 +518,21 @@ def test_warm_creation_parses_nothing(files):
     for _ in range(5):
         tlsctx.create_default_context()
     assert tlsctx.trust_cache_info()["parses"] == parses
+
+
+def test_many_incremental_loads_keep_stdlib_order(cas, files):
+    """One source at a time (stores are then built from the previous one),
+    with repeats, a verify_flags change and a capath in between."""
+    extra = [trustme.CA() for _ in range(24)]
+    steps = []
+    for i, ca in enumerate(extra):
+        steps.append(load(cadata=pem_of(ca).decode() if i % 2 else der_of(ca)))
+        if i % 7 == 3:
+            steps.append(load(cadata=pem_of(extra[i - 1]).decode()))
+        if i == 10:
+            steps.append(clear_strict)
+        if i == 16:
+            steps.append(load(capath=files["dir"]))
+        if i == 20:
+            steps.append(load(cafile=files["all"]))
+    run_steps(steps)
