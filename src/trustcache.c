@@ -17,6 +17,18 @@
  *                   first look-up, so a handshake, or a source loaded again,
  *                   reorders what get_ca_certs returns
  *
+ * Order matters and OpenSSL makes it subtle: every X509_STORE_add_cert first
+ * looks the certificate up, which sorts the list, then appends. So a list is
+ * "sorted" right after a repeated source and "unsorted" after one that added
+ * something. A repeat is skipped only when the list is sorted already (then
+ * it truly changes nothing); a store is built from the previous one by
+ * copying its list only when that list is unsorted (a copy pushed one by one
+ * is in the same state).
+ *
+ * Files are keyed by (device, inode, size, mtime ns, ctime ns). Timestamps
+ * that are too recent to rule out a same-tick rewrite are "racy": hits on
+ * such entries re-read the file and compare SHA-256 digests.
+ *
  * All cache bookkeeping happens with the GIL held; only file reading and
  * parsing run without it. */
 #include "_tlsctx.h"
@@ -25,7 +37,6 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/sha.h>
 #include <time.h>
