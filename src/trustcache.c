@@ -13,6 +13,21 @@
  *   bundle capsule  parsed certificates/CRLs of one file or cadata value
  *   bytes           a capath directory (hash-dir lookup)
  *   tuple (dir,)    set_default_verify_paths' lookups on the default directory
+ *   Ellipsis        a sort of the store's object list: OpenSSL sorts it on the
+ *                   first look-up, so a handshake, or a source loaded again,
+ *                   reorders what get_ca_certs returns
+ *
+ * Order matters and OpenSSL makes it subtle: every X509_STORE_add_cert first
+ * looks the certificate up, which sorts the list, then appends. So a list is
+ * "sorted" right after a repeated source and "unsorted" after one that added
+ * something. A repeat is skipped only when the list is sorted already (then
+ * it truly changes nothing); a store is built from the previous one by
+ * copying its list only when that list is unsorted (a copy pushed one by one
+ * is in the same state).
+ *
+ * Files are keyed by (device, inode, size, mtime ns, ctime ns). Timestamps
+ * that are too recent to rule out a same-tick rewrite are "racy": hits on
+ * such entries re-read the file and compare SHA-256 digests.
  *
  * All cache bookkeeping happens with the GIL held; only file reading and
  * parsing run without it. */
@@ -22,8 +37,9 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/sha.h>
+#include <time.h>
 
 #define MAX_BUNDLES 64
 #define MAX_STORES 32
@@ -41,6 +57,10 @@ static const char STORE_CAPSULE[] = "tlsctx.trust_store";
 
 typedef struct {
     STACK_OF(X509_OBJECT) *objects;   /* in the order the stdlib adds them */
+    /* Files only: the content's digest, and whether the file's timestamps
+     * were too recent to tell a later rewrite apart (see file_bundle). */
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    int racy;
 } trust_bundle;
 
 static void
@@ -106,44 +126,60 @@ typedef struct {
     int openssl_error;          /* on an error left on the OpenSSL queue */
 } parse_result;
 
-/* A CA file, parsed as X509_load_cert_crl_file does. */
-static void
-parse_ca_file_pem(const char *data, size_t len, parse_result *out)
+/* The X509_INFO list of one piece of PEM text, as X509_load_cert_crl_file
+ * reads it; NULL with the reason on this thread's error queue. */
+static STACK_OF(X509_INFO) *
+read_pem_infos(const char *data, size_t len)
 {
     BIO *bio = BIO_new_mem_buf(data, (int)len);
-    STACK_OF(X509_INFO) *infos = NULL;
-    trust_bundle *bundle = NULL;
     if (bio == NULL) {
-        goto openssl_error;
+        return NULL;
     }
-    infos = PEM_X509_INFO_read_bio_ex(bio, NULL, NULL, "", NULL, NULL);
+    STACK_OF(X509_INFO) *infos = PEM_X509_INFO_read_bio_ex(bio, NULL, NULL, "", NULL, NULL);
+    BIO_free(bio);
     if (infos == NULL) {
         ERR_raise(ERR_LIB_X509, ERR_R_PEM_LIB);
-        goto openssl_error;
     }
-    bundle = bundle_new();
-    if (bundle == NULL) {
-        goto openssl_error;
-    }
+    return infos;
+}
+
+/* Append the certificates and CRLs of `infos`, in order, to the bundle. */
+static int
+bundle_take_infos(trust_bundle *bundle, STACK_OF(X509_INFO) *infos)
+{
     for (int i = 0; i < sk_X509_INFO_num(infos); i++) {
         X509_INFO *info = sk_X509_INFO_value(infos, i);
         if ((info->x509 != NULL && !bundle_push_cert(bundle, info->x509))
             || (info->crl != NULL && !bundle_push_crl(bundle, info->crl))) {
-            goto openssl_error;
+            return 0;
         }
+    }
+    return 1;
+}
+
+/* A CA file, parsed as X509_load_cert_crl_file does. */
+static void
+parse_ca_file_pem(const char *data, size_t len, parse_result *out)
+{
+    STACK_OF(X509_INFO) *infos = NULL;
+    trust_bundle *bundle = bundle_new();
+    if (bundle == NULL) {
+        goto openssl_error;
+    }
+    infos = read_pem_infos(data, len);
+    if (infos == NULL || !bundle_take_infos(bundle, infos)) {
+        goto openssl_error;
     }
     if (sk_X509_OBJECT_num(bundle->objects) == 0) {
         ERR_raise(ERR_LIB_X509, X509_R_NO_CERTIFICATE_OR_CRL_FOUND);
         goto openssl_error;
     }
     sk_X509_INFO_pop_free(infos, X509_INFO_free);
-    BIO_free(bio);
     ERR_clear_error();
     out->bundle = bundle;
     return;
 openssl_error:
     sk_X509_INFO_pop_free(infos, X509_INFO_free);
-    BIO_free(bio);
     bundle_free(bundle);
     out->openssl_error = 1;
 }
@@ -298,15 +334,30 @@ cache_lookup(tlsctx_state *state, PyObject *dict, PyObject *key, Py_ssize_t limi
     return hit;
 }
 
+/* Register a freshly parsed bundle under `key`, or use the one already there
+ * when it has the same content (another thread parsed the same source while
+ * we did). An entry with other content is stale and replaced. */
 static PyObject *
 wrap_bundle(tlsctx_state *state, PyObject *key, trust_bundle *bundle)
 {
     tlsctx_trust_cache *cache = get_cache(state);
-    /* another thread may have parsed the same source while we did */
-    PyObject *existing = cache_lookup(state, cache->bundles, key, MAX_BUNDLES);
-    if (existing != NULL || PyErr_Occurred()) {
+    PyObject *existing = PyDict_GetItemWithError(cache->bundles, key);
+    if (existing == NULL && PyErr_Occurred()) {
         bundle_free(bundle);
-        return existing;
+        return NULL;
+    }
+    if (existing != NULL) {
+        trust_bundle *have = PyCapsule_GetPointer(existing, BUNDLE_CAPSULE);
+        if (have != NULL && memcmp(have->digest, bundle->digest, sizeof(have->digest)) == 0) {
+            /* the later read knows better whether the timestamps are racy */
+            have->racy = bundle->racy;
+            bundle_free(bundle);
+            existing = Py_NewRef(existing);
+            if (cache_touch(cache->bundles, key, existing, MAX_BUNDLES) < 0) {
+                Py_CLEAR(existing);
+            }
+            return existing;
+        }
     }
     PyObject *capsule = PyCapsule_New(bundle, BUNDLE_CAPSULE, bundle_capsule_destructor);
     if (capsule == NULL) {
@@ -321,15 +372,25 @@ wrap_bundle(tlsctx_state *state, PyObject *key, trust_bundle *bundle)
     return capsule;
 }
 
+/* `path` names the file in an OSError (the stdlib's has errno only): a
+ * deliberate difference, see docs/differences.md. */
 static PyObject *
-raise_parse_error(tlsctx_state *state, parse_result *result, PyObject *filename)
+raise_parse_error(tlsctx_state *state, parse_result *result, PyObject *path)
 {
     if (result->saved_errno != 0) {
         ERR_clear_error();
+        PyObject *filename = NULL;
+        if (path != NULL) {
+            filename = PyUnicode_DecodeFSDefaultAndSize(PyBytes_AS_STRING(path),
+                                                        PyBytes_GET_SIZE(path));
+            if (filename == NULL) {
+                return NULL;
+            }
+        }
         errno = result->saved_errno;
-        /* the stdlib gives the errno alone; the file name says which file */
-        return PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError,
-                                                    filename == Py_None ? NULL : filename);
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, filename);
+        Py_XDECREF(filename);
+        return NULL;
     }
     if (result->message != NULL) {
         return tlsctx_set_ssl_error(state, result->message);
@@ -337,75 +398,160 @@ raise_parse_error(tlsctx_state *state, parse_result *result, PyObject *filename)
     return tlsctx_set_ssl_error(state, NULL);
 }
 
+static long long
+timespec_ns(const struct timespec *ts)
+{
+    return (long long)ts->tv_sec * 1000000000LL + ts->tv_nsec;
+}
+
 static PyObject *
 file_key(const struct stat *st)
 {
     return Py_BuildValue("(sKKLLL)", "file", (unsigned long long)st->st_dev,
                          (unsigned long long)st->st_ino, (long long)st->st_size,
-                         (long long)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec,
-                         (long long)st->st_ctim.tv_sec * 1000000000LL + st->st_ctim.tv_nsec);
+                         timespec_ns(&st->st_mtim), timespec_ns(&st->st_ctim));
 }
 
-/* The parsed bundle for a CA file, keyed by file identity and version. */
-static PyObject *
-file_bundle(tlsctx_state *state, PyObject *path_bytes, PyObject *filename)
+/* File timestamps come from a coarse clock (a kernel tick, or a second or
+ * more on some file systems): a rewrite soon after a read can keep the same
+ * (size, mtime, ctime). Until a file's newest timestamp is this far behind
+ * the moment we read it, a cache hit re-reads the file and compares digests,
+ * as git does for "racily clean" index entries. */
+#define RACY_WINDOW_NS (5LL * 1000000000LL)
+
+/* One read of a CA file, done without the GIL. */
+typedef struct {
+    const char *path;
+    int have_expected;                            /* in: compare with expected */
+    unsigned char expected[SHA256_DIGEST_LENGTH];
+    struct stat st;                               /* out: the file read */
+    int unchanged;                                /* out: content == expected, not parsed */
+    int racy;                                     /* out */
+    parse_result result;                          /* out: the bundle or the error */
+} file_read;
+
+static void
+read_ca_file(file_read *job)
 {
-    const char *path = PyBytes_AS_STRING(path_bytes);
+    int fd = open(job->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        job->result.saved_errno = errno;
+        return;
+    }
+    if (fstat(fd, &job->st) != 0) {
+        job->result.saved_errno = errno;
+        close(fd);
+        return;
+    }
+    /* taken before reading: a write after this moment stamps the file later
+     * than its present timestamps unless they are racy */
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    size_t len = 0;
+    char *data = read_whole_file(fd, S_ISREG(job->st.st_mode) ? (size_t)job->st.st_size : 4096,
+                                 &len, &job->result.saved_errno);
+    close(fd);
+    if (data == NULL) {
+        return;
+    }
+    if (len > INT_MAX) {
+        job->result.saved_errno = EFBIG;
+        PyMem_RawFree(data);
+        return;
+    }
+    long long newest = timespec_ns(&job->st.st_mtim);
+    if (timespec_ns(&job->st.st_ctim) > newest) {
+        newest = timespec_ns(&job->st.st_ctim);
+    }
+    job->racy = newest + RACY_WINDOW_NS >= timespec_ns(&now);
+    /* the digest only serves to re-check racy entries */
+    unsigned char digest[SHA256_DIGEST_LENGTH] = {0};
+    if (job->racy || job->have_expected) {
+        SHA256((const unsigned char *)data, len, digest);
+    }
+    if (job->have_expected && memcmp(digest, job->expected, sizeof(digest)) == 0) {
+        job->unchanged = 1;
+    }
+    else {
+        parse_ca_file_pem(data, len, &job->result);
+        if (job->result.bundle != NULL) {
+            memcpy(job->result.bundle->digest, digest, sizeof(digest));
+            job->result.bundle->racy = job->racy;
+        }
+    }
+    PyMem_RawFree(data);
+}
+
+/* The parsed bundle for a CA file, keyed by file identity and version:
+ * (device, inode, size, mtime, ctime), content-checked while racy. */
+static PyObject *
+file_bundle(tlsctx_state *state, PyObject *path_bytes)
+{
+    tlsctx_trust_cache *cache = get_cache(state);
+    PyObject *key = NULL, *candidate = NULL, *capsule = NULL, *new_key = NULL;
+    file_read job;
     struct stat st;
     int rc;
+
+    memset(&job, 0, sizeof(job));
+    job.path = PyBytes_AS_STRING(path_bytes);
     Py_BEGIN_ALLOW_THREADS
-    rc = stat(path, &st);
+    rc = stat(job.path, &st);
     Py_END_ALLOW_THREADS
     if (rc == 0 && S_ISREG(st.st_mode)) {
-        PyObject *key = file_key(&st);
+        key = file_key(&st);
         if (key == NULL) {
             return NULL;
         }
-        PyObject *hit = cache_lookup(state, get_cache(state)->bundles, key, MAX_BUNDLES);
-        Py_DECREF(key);
-        if (hit != NULL || PyErr_Occurred()) {
-            return hit;
+        candidate = cache_lookup(state, cache->bundles, key, MAX_BUNDLES);
+        if (candidate == NULL && PyErr_Occurred()) {
+            goto done;
+        }
+        if (candidate != NULL) {
+            trust_bundle *have = PyCapsule_GetPointer(candidate, BUNDLE_CAPSULE);
+            if (have == NULL) {
+                goto done;
+            }
+            if (!have->racy) {
+                capsule = candidate;
+                candidate = NULL;
+                goto done;
+            }
+            job.have_expected = 1;
+            memcpy(job.expected, have->digest, sizeof(job.expected));
         }
     }
 
-    parse_result result = {NULL, 0, NULL, 0};
     Py_BEGIN_ALLOW_THREADS
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        result.saved_errno = errno;
+    read_ca_file(&job);
+    Py_END_ALLOW_THREADS
+    if (!job.unchanged && job.result.bundle == NULL) {
+        raise_parse_error(state, &job.result, path_bytes);
+        goto done;
+    }
+    new_key = file_key(&job.st);
+    if (new_key == NULL) {
+        bundle_free(job.result.bundle);
+        goto done;
+    }
+    if (job.unchanged) {
+        /* same content as the cached bundle: keep it, under the file's
+         * present key */
+        trust_bundle *have = PyCapsule_GetPointer(candidate, BUNDLE_CAPSULE);
+        have->racy = job.racy;
+        if (cache_touch(cache->bundles, new_key, candidate, MAX_BUNDLES) < 0) {
+            goto done;
+        }
+        capsule = candidate;
+        candidate = NULL;
     }
     else {
-        size_t len = 0;
-        char *data = NULL;
-        if (fstat(fd, &st) != 0) {
-            result.saved_errno = errno;
-        }
-        else {
-            data = read_whole_file(fd, S_ISREG(st.st_mode) ? (size_t)st.st_size : 4096, &len,
-                                   &result.saved_errno);
-        }
-        close(fd);
-        if (data != NULL) {
-            if (len > INT_MAX) {
-                result.saved_errno = EFBIG;
-            }
-            else {
-                parse_ca_file_pem(data, len, &result);
-            }
-            PyMem_RawFree(data);
-        }
+        capsule = wrap_bundle(state, new_key, job.result.bundle);
     }
-    Py_END_ALLOW_THREADS
-    if (result.bundle == NULL) {
-        return raise_parse_error(state, &result, filename);
-    }
-    PyObject *key = file_key(&st);
-    if (key == NULL) {
-        bundle_free(result.bundle);
-        return NULL;
-    }
-    PyObject *capsule = wrap_bundle(state, key, result.bundle);
-    Py_DECREF(key);
+done:
+    Py_XDECREF(key);
+    Py_XDECREF(new_key);
+    Py_XDECREF(candidate);
     return capsule;
 }
 
@@ -413,8 +559,7 @@ file_bundle(tlsctx_state *state, PyObject *path_bytes, PyObject *filename)
 static PyObject *
 data_bundle(tlsctx_state *state, const char *data, Py_ssize_t len, int pem)
 {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int digest_len = 0;
+    unsigned char digest[SHA256_DIGEST_LENGTH];
     if (len <= 0) {
         PyErr_SetString(PyExc_ValueError, "Empty certificate data");
         return NULL;
@@ -423,10 +568,8 @@ data_bundle(tlsctx_state *state, const char *data, Py_ssize_t len, int pem)
         PyErr_SetString(PyExc_OverflowError, "Certificate data is too long.");
         return NULL;
     }
-    if (!EVP_Digest(data, (size_t)len, digest, &digest_len, EVP_sha256(), NULL)) {
-        return tlsctx_set_ssl_error(state, NULL);
-    }
-    PyObject *key = Py_BuildValue("(sy#)", pem ? "pem" : "der", digest, (Py_ssize_t)digest_len);
+    SHA256((const unsigned char *)data, (size_t)len, digest);
+    PyObject *key = Py_BuildValue("(sy#)", pem ? "pem" : "der", digest, (Py_ssize_t)sizeof(digest));
     if (key == NULL) {
         return NULL;
     }
@@ -435,14 +578,24 @@ data_bundle(tlsctx_state *state, const char *data, Py_ssize_t len, int pem)
         Py_DECREF(key);
         return capsule;
     }
+    /* parse a private copy: a bytearray may change while the GIL is released,
+     * and the bundle must hold what the digest names */
+    char *copy = PyMem_RawMalloc((size_t)len);
+    if (copy == NULL) {
+        Py_DECREF(key);
+        return PyErr_NoMemory();
+    }
+    memcpy(copy, data, (size_t)len);
     parse_result result = {NULL, 0, NULL, 0};
     Py_BEGIN_ALLOW_THREADS
-    parse_cadata(data, (size_t)len, pem, &result);
+    parse_cadata(copy, (size_t)len, pem, &result);
     Py_END_ALLOW_THREADS
+    PyMem_RawFree(copy);
     if (result.bundle == NULL) {
         Py_DECREF(key);
         return raise_parse_error(state, &result, NULL);
     }
+    memcpy(result.bundle->digest, digest, sizeof(digest));
     capsule = wrap_bundle(state, key, result.bundle);
     Py_DECREF(key);
     return capsule;
@@ -491,14 +644,28 @@ replay_item(X509_STORE *store, PyObject *item)
     if (PyBytes_Check(item)) {
         return add_hash_dir(store, PyBytes_AS_STRING(item));
     }
+    if (item == Py_Ellipsis) {
+        /* what a verification does to the store's object list first */
+        sk_X509_OBJECT_sort(X509_STORE_get0_objects(store));
+        return 1;
+    }
     /* set_default_verify_paths: the default directory, as a hash dir and as
-     * an OSSL_STORE lookup */
+     * an OSSL_STORE lookup. Like X509_STORE_set_default_paths, only a lookup
+     * that cannot be created fails; a directory that does not work is not an
+     * error. */
     const char *dir = PyBytes_AS_STRING(PyTuple_GET_ITEM(item, 0));
-    if (!add_hash_dir(store, dir)) {
+    X509_LOOKUP *lookup = X509_STORE_add_lookup(store, X509_LOOKUP_hash_dir());
+    if (lookup == NULL) {
         return 0;
     }
-    X509_LOOKUP *lookup = X509_STORE_add_lookup(store, X509_LOOKUP_store());
-    return lookup != NULL && X509_LOOKUP_add_store_ex(lookup, dir, NULL, NULL);
+    (void)X509_LOOKUP_add_dir(lookup, dir, X509_FILETYPE_PEM);
+    lookup = X509_STORE_add_lookup(store, X509_LOOKUP_store());
+    if (lookup == NULL) {
+        return 0;
+    }
+    (void)X509_LOOKUP_add_store_ex(lookup, dir, NULL, NULL);
+    ERR_clear_error();
+    return 1;
 }
 
 static void
@@ -507,14 +674,75 @@ store_capsule_destructor(PyObject *capsule)
     X509_STORE_free(PyCapsule_GetPointer(capsule, STORE_CAPSULE));
 }
 
-static X509_STORE *
-build_store(tlsctx_state *state, unsigned long flags, PyObject *recipe)
+/* Copy the object list of `base` into the empty `store`, in order, when it is
+ * unsorted: pushed one by one, the copy is unsorted too, the very state the
+ * stdlib's store would be in. A sorted list is not copied (re-sorting the
+ * copy could reorder equal subjects with an unstable qsort); the caller then
+ * replays the recipe instead. 1 when copied, 0 when not, -1 on error. */
+static int
+copy_unsorted_objects(X509_STORE *base, X509_STORE *store)
 {
+    if (!X509_STORE_lock(base)) {
+        return -1;
+    }
+    STACK_OF(X509_OBJECT) *from = X509_STORE_get0_objects(base);
+    STACK_OF(X509_OBJECT) *to = X509_STORE_get0_objects(store);
+    int rc = 0;
+    if (!sk_X509_OBJECT_is_sorted(from)) {
+        rc = 1;
+        for (int i = 0; rc == 1 && i < sk_X509_OBJECT_num(from); i++) {
+            X509_OBJECT *obj = sk_X509_OBJECT_value(from, i);
+            X509_OBJECT *copy = X509_OBJECT_new();
+            int ok = copy != NULL
+                     && (X509_OBJECT_get_type(obj) == X509_LU_X509
+                             ? X509_OBJECT_set1_X509(copy, X509_OBJECT_get0_X509(obj))
+                             : X509_OBJECT_set1_X509_CRL(copy, X509_OBJECT_get0_X509_CRL(obj)))
+                     && sk_X509_OBJECT_push(to, copy);
+            if (!ok) {
+                X509_OBJECT_free(copy);
+                rc = -1;
+            }
+        }
+    }
+    X509_STORE_unlock(base);
+    return rc;
+}
+
+/* Only parsed sources and sorts: a store for these holds nothing but objects. */
+static int
+recipe_prefix_is_plain(PyObject *recipe, Py_ssize_t n)
+{
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyList_GET_ITEM(recipe, i);
+        if (!PyCapsule_CheckExact(item) && item != Py_Ellipsis) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The store for (flags, recipe). When `base` is the store of the recipe's
+ * first `base_len` items, its objects are copied rather than replayed, so
+ * that loading one more source costs that source alone, as in the stdlib. */
+static X509_STORE *
+build_store(tlsctx_state *state, unsigned long flags, PyObject *recipe, X509_STORE *base,
+            Py_ssize_t base_len)
+{
+    Py_ssize_t start = 0;
     X509_STORE *store = X509_STORE_new();
     if (store == NULL || !force_flags(X509_STORE_get0_param(store), flags)) {
         goto error;
     }
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(recipe); i++) {
+    if (base != NULL && base_len > 0 && recipe_prefix_is_plain(recipe, base_len)) {
+        int copied = copy_unsorted_objects(base, store);
+        if (copied < 0) {
+            goto error;
+        }
+        if (copied) {
+            start = base_len;
+        }
+    }
+    for (Py_ssize_t i = start; i < PyList_GET_SIZE(recipe); i++) {
         int ok = replay_item(store, PyList_GET_ITEM(recipe, i));
         if (ok < 0) {
             X509_STORE_free(store);
@@ -553,9 +781,10 @@ store_key(unsigned long flags, PyObject *recipe)
 }
 
 /* Point the context at the shared store for (flags, recipe), building it on a
- * miss; the recipe becomes the context's. */
+ * miss (from the context's present store when `base_len` items of the recipe
+ * are what it holds, see build_store); the recipe becomes the context's. */
 static int
-use_store(tlsctx_context *self, unsigned long flags, PyObject *recipe)
+use_store(tlsctx_context *self, unsigned long flags, PyObject *recipe, Py_ssize_t base_len)
 {
     tlsctx_state *state = self->state;
     tlsctx_trust_cache *cache = get_cache(state);
@@ -568,7 +797,8 @@ use_store(tlsctx_context *self, unsigned long flags, PyObject *recipe)
         if (PyErr_Occurred()) {
             goto error;
         }
-        X509_STORE *store = build_store(state, flags, recipe);
+        X509_STORE *store = build_store(state, flags, recipe, SSL_CTX_get_cert_store(self->ctx),
+                                        base_len);
         if (store == NULL) {
             goto error;
         }
@@ -600,15 +830,13 @@ current_flags(tlsctx_context *self)
     return X509_VERIFY_PARAM_get_flags(X509_STORE_get0_param(SSL_CTX_get_cert_store(self->ctx)));
 }
 
+/* Is a lookup item (capath, default paths) already in the recipe? */
 static int
-recipe_contains(PyObject *recipe, PyObject *item)
+recipe_has_lookup(PyObject *recipe, PyObject *item)
 {
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(recipe); i++) {
         PyObject *have = PyList_GET_ITEM(recipe, i);
-        if (have == item) {
-            return 1;
-        }
-        if (!PyCapsule_CheckExact(have) && !PyCapsule_CheckExact(item)) {
+        if (Py_TYPE(have) == Py_TYPE(item)) {
             int eq = PyObject_RichCompareBool(have, item, Py_EQ);
             if (eq != 0) {
                 return eq;
@@ -618,18 +846,22 @@ recipe_contains(PyObject *recipe, PyObject *item)
     return 0;
 }
 
-/* Does loading a bundle the store already holds leave the store as it is?
- * Every add sorts the store's object list before looking for a duplicate,
- * and a new object is pushed unsorted at the end: a single load leaves the
- * list as sorted(all but last) + [last], and loading it again sorts the whole
- * list.  A repeat changes nothing exactly when the list is sorted already.
- * `store` is the store the recipe built, or NULL when that is not known
- * (an earlier item of the same call was appended): then replay it. */
 static int
-repeat_is_noop(X509_STORE *store)
+recipe_has_bundle(PyObject *recipe, PyObject *bundle)
 {
-    if (store == NULL || !X509_STORE_lock(store)) {
-        ERR_clear_error();
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(recipe); i++) {
+        if (PyList_GET_ITEM(recipe, i) == bundle) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int
+store_is_sorted(X509_STORE *store)
+{
+    /* a handshake on another thread may be sorting a shared store */
+    if (!X509_STORE_lock(store)) {
         return 0;
     }
     int sorted = sk_X509_OBJECT_is_sorted(X509_STORE_get0_objects(store));
@@ -661,17 +893,25 @@ add_items(tlsctx_context *self, PyObject *items)
     if (recipe == NULL) {
         return -1;
     }
+    /* Loading a source again adds nothing, but its first look-up sorts the
+     * store: a repeat is a no-op exactly when the store is sorted already. */
+    int sorted = store_is_sorted(SSL_CTX_get_cert_store(self->ctx));
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
         PyObject *item = PyList_GET_ITEM(items, i);
-        int present = recipe_contains(recipe, item);
-        if (present < 0) {
-            goto error;
+        if (PyCapsule_CheckExact(item)) {
+            int repeat = recipe_has_bundle(recipe, item);
+            if (repeat && sorted) {
+                continue;
+            }
+            sorted = repeat;
         }
-        if (present) {
-            /* lookups are added once; a repeated bundle may reorder */
-            X509_STORE *built = PyList_GET_SIZE(recipe) == PyList_GET_SIZE(self->trust_recipe)
-                                    ? SSL_CTX_get_cert_store(self->ctx) : NULL;
-            if (!PyCapsule_CheckExact(item) || repeat_is_noop(built)) {
+        else {
+            /* lookups are added once */
+            int present = recipe_has_lookup(recipe, item);
+            if (present < 0) {
+                goto error;
+            }
+            if (present) {
                 continue;
             }
         }
@@ -681,7 +921,7 @@ add_items(tlsctx_context *self, PyObject *items)
     }
     int rc = 0;
     if (PyList_GET_SIZE(recipe) != PyList_GET_SIZE(self->trust_recipe)) {
-        rc = use_store(self, current_flags(self), recipe);
+        rc = use_store(self, current_flags(self), recipe, PyList_GET_SIZE(self->trust_recipe));
     }
     Py_DECREF(recipe);
     return rc;
@@ -712,13 +952,7 @@ tlsctx_trust_load(tlsctx_context *self, PyObject *cafile, PyObject *capath,
         Py_CLEAR(bundle);
     }
     if (cafile != NULL) {
-        PyObject *filename = PyUnicode_DecodeFSDefaultAndSize(PyBytes_AS_STRING(cafile),
-                                                             PyBytes_GET_SIZE(cafile));
-        if (filename == NULL) {
-            goto done;
-        }
-        bundle = file_bundle(state, cafile, filename);
-        Py_DECREF(filename);
+        bundle = file_bundle(state, cafile);
         if (bundle == NULL || PyList_Append(items, bundle) < 0) {
             goto done;
         }
@@ -737,7 +971,12 @@ done:
 static const char *
 env_or_default(const char *env_name, const char *fallback)
 {
+    /* as OpenSSL reads them: ignored in set-user-ID programs */
+#ifdef __GLIBC__
+    const char *value = secure_getenv(env_name);
+#else
     const char *value = getenv(env_name);
+#endif
     return value != NULL ? value : fallback;
 }
 
@@ -757,7 +996,7 @@ tlsctx_trust_set_default_paths(tlsctx_context *self)
         goto done;
     }
     /* like OpenSSL, a missing or unreadable default file is no error */
-    PyObject *bundle = file_bundle(state, path, Py_None);
+    PyObject *bundle = file_bundle(state, path);
     if (bundle == NULL) {
         PyErr_Clear();
         ERR_clear_error();
@@ -810,36 +1049,61 @@ tlsctx_trust_set_verify_flags(tlsctx_context *self, unsigned long wanted)
     }
     unsigned long result = X509_VERIFY_PARAM_get_flags(scratch);
     X509_VERIFY_PARAM_free(scratch);
-    return use_store(self, result, self->trust_recipe);
+    return use_store(self, result, self->trust_recipe, PyList_GET_SIZE(self->trust_recipe));
 }
 
 int
 tlsctx_trust_prepare_for_handshake(tlsctx_context *self)
 {
+    PyObject *recipe = self->trust_recipe;
+    if (recipe == NULL) {
+        return 0;  /* private already */
+    }
     /* Look-ups in a capath add certificates to the store during
      * verification: a context whose store has them gets a private copy first,
      * so that no other context sees the additions. */
-    PyObject *recipe = self->trust_recipe;
-    if (recipe == NULL) {
-        return 0;
-    }
     int has_lookups = 0;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(recipe); i++) {
-        if (!PyCapsule_CheckExact(PyList_GET_ITEM(recipe, i))) {
+        PyObject *item = PyList_GET_ITEM(recipe, i);
+        if (PyBytes_Check(item) || PyTuple_Check(item)) {
             has_lookups = 1;
             break;
         }
     }
-    if (!has_lookups) {
+    if (has_lookups) {
+        X509_STORE *store = build_store(self->state, current_flags(self), recipe, NULL, 0);
+        if (store == NULL) {
+            return -1;
+        }
+        SSL_CTX_set_cert_store(self->ctx, store);  /* takes ownership */
+        Py_CLEAR(self->trust_recipe);
         return 0;
     }
-    X509_STORE *store = build_store(self->state, current_flags(self), recipe);
-    if (store == NULL) {
+    /* The first look-up of a verification sorts the store's object list, as
+     * the stdlib's own store is sorted by its first handshake. Move to the
+     * sorted variant (shared as well) beforehand, so that this handshake
+     * leaves the order other contexts see untouched. */
+    X509_STORE *store = SSL_CTX_get_cert_store(self->ctx);
+    if (!X509_STORE_lock(store)) {
+        tlsctx_set_ssl_error(self->state, NULL);
         return -1;
     }
-    SSL_CTX_set_cert_store(self->ctx, store);  /* takes ownership */
-    Py_CLEAR(self->trust_recipe);
-    return 0;
+    STACK_OF(X509_OBJECT) *objects = X509_STORE_get0_objects(store);
+    int needs_sort = sk_X509_OBJECT_num(objects) > 1 && !sk_X509_OBJECT_is_sorted(objects);
+    X509_STORE_unlock(store);
+    if (!needs_sort) {
+        return 0;
+    }
+    PyObject *sorted = PyList_GetSlice(recipe, 0, PY_SSIZE_T_MAX);
+    if (sorted == NULL) {
+        return -1;
+    }
+    int rc = PyList_Append(sorted, Py_Ellipsis);
+    if (rc == 0) {
+        rc = use_store(self, current_flags(self), sorted, PyList_GET_SIZE(recipe));
+    }
+    Py_DECREF(sorted);
+    return rc;
 }
 
 /* ---- module functions ----------------------------------------------------- */
