@@ -25,7 +25,7 @@ str_argument(PyObject *arg, const char *funcname)
 {
     if (!PyUnicode_Check(arg)) {
         PyErr_Format(PyExc_TypeError, "%s() argument must be str, not %.50s", funcname,
-                     Py_TYPE(arg)->tp_name);
+                     arg == Py_None ? "None" : Py_TYPE(arg)->tp_name);
         return NULL;
     }
     Py_ssize_t size;
