@@ -234,7 +234,8 @@ name_or_none(const char *name)
 PyObject *
 tlsctx_ssl_group(SSL *ssl)
 {
-    if (ssl == NULL) {
+    /* both OpenSSL calls read the session: none before the handshake starts */
+    if (ssl == NULL || SSL_get_session(ssl) == NULL) {
         Py_RETURN_NONE;
     }
 #if TLSCTX_HAVE_GROUP_NAME
