@@ -29,12 +29,21 @@ for pkg in zlib1g-dev libzstd-dev; do
 done
 if [ -n "$missing" ]; then
     say "installing$missing"
+    apt-get -q update
+    # shellcheck disable=SC2086
     apt-get install -y --no-install-recommends $missing
 fi
 
 # 2. Fetch libssl-dev from trixie through a private apt configuration: the
 #    system's sources, lists and cache are not touched.
 if [ ! -f "$OUT/prefix/lib/libssl.a" ]; then
+    for keyring in debian-archive-trixie-stable.gpg debian-archive-trixie-automatic.gpg; do
+        if [ ! -f "/usr/share/keyrings/$keyring" ]; then
+            echo "openssl35: /usr/share/keyrings/$keyring is missing (debian-archive-keyring" \
+                 "2023.3+deb12u1 or later has it)" >&2
+            exit 1
+        fi
+    done
     mkdir -p "$OUT/apt/lists/partial" "$OUT/apt/cache/archives/partial" "$OUT/apt/etc" "$OUT/debs"
     cat > "$OUT/apt/etc/trixie.sources" <<SOURCES
 Types: deb
@@ -87,7 +96,7 @@ print("== openssl35: tlsctx", tlsctx.__file__)
 print("== openssl35: tlsctx.OPENSSL_VERSION =", tlsctx.OPENSSL_VERSION)
 print("== openssl35: ssl.OPENSSL_VERSION    =", ssl.OPENSSL_VERSION)
 assert tlsctx.OPENSSL_VERSION_INFO[:2] == (3, 5), tlsctx.OPENSSL_VERSION
-')
+' && "$PY" -m tlsctx)
 
 # 5. The suite, importing tlsctx from site/ (the working directory), not the
 #    repository's in-place build.

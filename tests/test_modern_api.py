@@ -307,3 +307,17 @@ def test_methods_documented_by_315_exist_on_sslcontext():
                  "set_server_sigalgs"):
         assert callable(getattr(tlsctx.SSLContext, name))
     assert inspect.isbuiltin(tlsctx.get_sigalgs)
+
+
+def test_python_m_tlsctx_names_both_openssl_libraries():
+    import os
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(tlsctx.__file__)))
+    env = dict(os.environ, PYTHONPATH=root)
+    out = subprocess.run([sys.executable, "-m", "tlsctx"], cwd=root, env=env, check=True,
+                         capture_output=True, text=True).stdout
+    assert "tlsctx OpenSSL: %s " % tlsctx.OPENSSL_VERSION in out
+    assert "stdlib OpenSSL: %s" % ssl.OPENSSL_VERSION in out
+    assert tlsctx.__file__ in out
