@@ -73,13 +73,10 @@ split_names(const char *names)
 
 /* A list setter failed. OpenSSL's queue says no more than "passed invalid
  * argument" (or nothing), so like set_ciphers we give our own message,
- * without library or reason, and drain the queue. */
-static PyObject *
-setter_error(tlsctx_state *state, const char *message)
-{
-    ERR_clear_error();
-    return tlsctx_set_ssl_error(state, message);
-}
+ * without library or reason, and drain the queue. A macro, so that the
+ * message's location is the caller's. */
+#define setter_error(state, message) \
+    (ERR_clear_error(), tlsctx_set_ssl_error((state), (message)))
 
 /* ---- SSLContext methods ----------------------------------------------- */
 

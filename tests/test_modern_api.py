@@ -48,21 +48,27 @@ def available(name):
 
 # ---- signatures ------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["set_groups", "set_ciphersuites",
-                                  "set_client_sigalgs", "set_server_sigalgs"])
+# method -> (a valid argument, the parameter's documented name)
+SETTERS = {
+    "set_groups": ("secp256r1", "groups"),
+    "set_ciphersuites": ("TLS_AES_128_GCM_SHA256", "ciphersuites"),
+    "set_client_sigalgs": ("RSA+SHA256", "sigalgs"),
+    "set_server_sigalgs": ("RSA+SHA256", "sigalgs"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SETTERS))
 def test_setters_take_one_positional_str(name):
-    ctx = client()
-    method = getattr(ctx, name)
-    assert method("" if name == "set_ciphersuites" else
-                  {"set_groups": "secp256r1"}.get(name, "RSA+SHA256")) is None
+    value, parameter = SETTERS[name]
+    method = getattr(client(), name)
+    assert method(value) is None
     with pytest.raises(TypeError):
         method()
     with pytest.raises(TypeError):
-        method("a", "b")
-    # positional-only: no keyword form
-    keyword = {"set_groups": "groups", "set_ciphersuites": "ciphersuites"}.get(name, "sigalgs")
+        method(value, value)
+    # positional-only (the "/" in 3.15's signature): no keyword form
     with pytest.raises(TypeError):
-        method(**{keyword: "secp256r1"})
+        method(**{parameter: value})
 
 
 @pytest.mark.parametrize("name", ["set_groups", "set_ciphersuites",
