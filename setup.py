@@ -8,6 +8,7 @@ Environment switches:
   TLSCTX_WERROR=1     warnings are errors.
 """
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -21,11 +22,12 @@ SOURCES = [
     "src/constants.c",    # {name, value} tables
     "src/context.c",      # the _SSLContext type: core attributes
     "src/context_endpoint.c",  # certificates, ciphers, ALPN, callbacks, keylog
+    "src/context_modern.c",  # CPython 3.15: groups, TLS 1.3 suites, signature algorithms
     "src/certdecode.c",   # X509 -> dict, ASN1 objects
     "src/trustcache.c",   # shared, parsed trust sources
     "src/connection.c",   # the TLS connection, MemoryBIO, SSLSession
 ]
-DEPENDS = ["src/_tlsctx.h", "src/errtables.h"]
+DEPENDS = ["src/_tlsctx.h", "src/errtables.h", "src/glibc_compat.c"]
 
 
 def fail(message):
@@ -55,16 +57,51 @@ def pkg_config(*args):
     return out.split()
 
 
+def glibc_older_than(major, minor):
+    name, version = platform.libc_ver()
+    if name != "glibc" or not version:
+        return False
+    return tuple(int(p) for p in version.split(".")[:2]) < (major, minor)
+
+
 def openssl_flags():
+    """Compiler and linker settings for the OpenSSL picked by the environment.
+
+    Default: the system's OpenSSL (pkg-config, else -lssl -lcrypto).
+    TLSCTX_OPENSSL_DIR=<prefix>: the OpenSSL under <prefix>/include and
+    <prefix>/lib (or lib64), linked dynamically with an rpath; with
+    TLSCTX_OPENSSL_STATIC=1 its libssl.a/libcrypto.a are linked into the
+    extension and their symbols kept private (-Wl,--exclude-libs,ALL), so it
+    coexists with the stdlib _ssl's OpenSSL in one process.
+    Returns (include_dirs, library_dirs, libraries, extra_objects,
+    extra_link_args, extra_sources)."""
     include_dirs, library_dirs, libraries, extra_objects, link_args = [], [], [], [], []
+    extra_sources = []
     prefix = os.environ.get("TLSCTX_OPENSSL_DIR")
+    static = os.environ.get("TLSCTX_OPENSSL_STATIC") == "1"
+    if static and not prefix:
+        fail("TLSCTX_OPENSSL_STATIC=1 needs TLSCTX_OPENSSL_DIR (the prefix holding "
+             "include/openssl and lib/libssl.a).")
     if prefix:
-        include_dirs.append(os.path.join(prefix, "include"))
-        libdir = os.path.join(prefix, "lib")
-        if os.environ.get("TLSCTX_OPENSSL_STATIC") == "1":
+        prefix = os.path.abspath(prefix)
+        include = os.path.join(prefix, "include")
+        if not os.path.exists(os.path.join(include, "openssl", "opensslv.h")):
+            fail("TLSCTX_OPENSSL_DIR=%s has no include/openssl/opensslv.h" % prefix)
+        include_dirs.append(include)
+        wanted = ["libssl.a", "libcrypto.a"] if static else ["libssl.so", "libcrypto.so"]
+        libdir = next((d for d in (os.path.join(prefix, "lib"), os.path.join(prefix, "lib64"))
+                       if all(os.path.exists(os.path.join(d, f)) for f in wanted)), None)
+        if libdir is None:
+            fail("TLSCTX_OPENSSL_DIR=%s has no lib/ (or lib64/) with %s"
+                 % (prefix, " and ".join(wanted)))
+        if static:
             extra_objects += [os.path.join(libdir, "libssl.a"), os.path.join(libdir, "libcrypto.a")]
-            # keep OpenSSL's symbols private so the stdlib's _ssl keeps its own copy
+            # keep OpenSSL's symbols private so the stdlib's _ssl keeps its own copy;
+            # the static libcrypto needs zlib and zstd (compression) at link time
             link_args += ["-Wl,--exclude-libs,ALL", "-lz", "-lzstd", "-lpthread", "-ldl"]
+            if glibc_older_than(2, 38):
+                # a libcrypto.a built on newer glibc calls __isoc23_strtol
+                extra_sources.append("src/glibc_compat.c")
         else:
             library_dirs.append(libdir)
             libraries += ["ssl", "crypto"]
@@ -87,7 +124,7 @@ def openssl_flags():
         fail("tlsctx needs OpenSSL >= 3.0, but %s is OpenSSL %d.x.\n"
              "Install OpenSSL 3 headers (libssl-dev from Debian 12 or later) or point "
              "TLSCTX_OPENSSL_DIR at an OpenSSL 3 prefix." % (header, major))
-    return include_dirs, library_dirs, libraries, extra_objects, link_args
+    return include_dirs, library_dirs, libraries, extra_objects, link_args, extra_sources
 
 
 def compile_args():
@@ -105,14 +142,14 @@ def compile_args():
     return args, link
 
 
-inc, libdirs, libs, objs, link_args = openssl_flags()
+inc, libdirs, libs, objs, link_args, extra_sources = openssl_flags()
 cargs, clink = compile_args()
 
 setup(
     ext_modules=[
         Extension(
             "tlsctx._tlsctx",
-            sources=SOURCES,
+            sources=SOURCES + extra_sources,
             depends=DEPENDS,
             include_dirs=inc,
             library_dirs=libdirs,

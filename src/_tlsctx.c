@@ -58,6 +58,12 @@ exec_connection_types(PyObject *module)
 }
 
 static int
+exec_modern(PyObject *module)
+{
+    return tlsctx_setup_modern(module, tlsctx_get_state(module));
+}
+
+static int
 module_traverse(PyObject *module, visitproc visit, void *arg)
 {
     tlsctx_state *state = tlsctx_get_state(module);
@@ -119,6 +125,7 @@ static PyModuleDef_Slot module_slots[] = {
     {Py_mod_exec, exec_certdecode},
     {Py_mod_exec, exec_trust_cache},
     {Py_mod_exec, exec_connection_types},
+    {Py_mod_exec, exec_modern},
 #if PY_VERSION_HEX >= 0x030C0000
     {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},
 #endif

@@ -211,6 +211,29 @@ int tlsctx_context_set_num_tickets(tlsctx_context *self, PyObject *value, void *
     {"num_tickets", (getter)tlsctx_context_get_num_tickets,                               \
      (setter)tlsctx_context_set_num_tickets, NULL, NULL},
 
+/* ---- context_modern.c ----------------------------------------------- */
+/* CPython 3.15's groups, TLS 1.3 suites and signature algorithms. */
+int tlsctx_setup_modern(PyObject *module, tlsctx_state *state); /* get_sigalgs() */
+PyObject *tlsctx_context_set_groups(tlsctx_context *self, PyObject *arg);
+PyObject *tlsctx_context_get_groups(tlsctx_context *self, PyObject *args, PyObject *kwargs);
+PyObject *tlsctx_context_set_ciphersuites(tlsctx_context *self, PyObject *arg);
+PyObject *tlsctx_context_set_client_sigalgs(tlsctx_context *self, PyObject *arg);
+PyObject *tlsctx_context_set_server_sigalgs(tlsctx_context *self, PyObject *arg);
+/* For the connection type's group(), client_sigalg(), server_sigalg()
+ * (SSLSocket and SSLObject): a new str, or None when the handshake has not
+ * chosen one (or ssl is NULL). GIL held; never fails except on memory. */
+PyObject *tlsctx_ssl_group(SSL *ssl);
+PyObject *tlsctx_ssl_client_sigalg(SSL *ssl);
+PyObject *tlsctx_ssl_server_sigalg(SSL *ssl);
+
+#define TLSCTX_CONTEXT_MODERN_METHODS                                                     \
+    {"set_groups", (PyCFunction)tlsctx_context_set_groups, METH_O, NULL},                 \
+    {"get_groups", (PyCFunction)(void (*)(void))tlsctx_context_get_groups,                \
+     METH_VARARGS | METH_KEYWORDS, NULL},                                                 \
+    {"set_ciphersuites", (PyCFunction)tlsctx_context_set_ciphersuites, METH_O, NULL},     \
+    {"set_client_sigalgs", (PyCFunction)tlsctx_context_set_client_sigalgs, METH_O, NULL}, \
+    {"set_server_sigalgs", (PyCFunction)tlsctx_context_set_server_sigalgs, METH_O, NULL},
+
 /* ---- connection.c ---------------------------------------------------- */
 int tlsctx_setup_connection_types(PyObject *module, tlsctx_state *state);
 /* _SSLContext._wrap_socket / _wrap_bio, implemented with the connection type. */

@@ -686,6 +686,7 @@ static PyMethodDef context_methods[] = {
     {"get_ca_certs", (PyCFunction)(void (*)(void))context_get_ca_certs,
      METH_VARARGS | METH_KEYWORDS, NULL},
     TLSCTX_CONTEXT_ENDPOINT_METHODS
+    TLSCTX_CONTEXT_MODERN_METHODS
     {"_wrap_socket", (PyCFunction)(void (*)(void))tlsctx_context_wrap_socket,
      METH_VARARGS | METH_KEYWORDS, NULL},
     {"_wrap_bio", (PyCFunction)(void (*)(void))tlsctx_context_wrap_bio,

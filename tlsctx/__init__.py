@@ -18,6 +18,7 @@ from ._tlsctx import (  # noqa: F401  (re-exported)
     SSLError, SSLZeroReturnError, SSLWantReadError, SSLWantWriteError, SSLSyscallError,
     SSLEOFError, SSLCertVerificationError, CertificateError,
     txt2obj as _txt2obj, nid2obj as _nid2obj,
+    get_sigalgs,
     _SSLContext,
 )
 from ._version import __version__  # noqa: F401
