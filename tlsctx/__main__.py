@@ -77,7 +77,10 @@ def timed(module):
 def render(report):
     mine, std = report["tlsctx"], report["stdlib"]
     width = max(len(k) for k in mine) + 2
-    lines = ["tlsctx %s on Python %s" % (tlsctx.__version__, report["python"]),
+    api = ".".join(str(part) for part in tlsctx._OPENSSL_API_VERSION[:2])
+    lines = ["tlsctx %s (%s) on Python %s" % (tlsctx.__version__, tlsctx.__file__, report["python"]),
+             "tlsctx OpenSSL: %s (built against %s headers)" % (tlsctx.OPENSSL_VERSION, api),
+             "stdlib OpenSSL: %s" % ssl.OPENSSL_VERSION,
              "%-*s %-50s %s" % (width, "create_default_context()", "tlsctx", "stdlib ssl")]
     for key in mine:
         a, b = mine[key], std[key]
