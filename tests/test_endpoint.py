@@ -195,6 +195,7 @@ def test_default_ciphers_identical(protocol):
     assert mine.get_ciphers() == theirs.get_ciphers()
 
 
+@pytest.mark.same_openssl
 @pytest.mark.parametrize("ciphers", CIPHER_STRINGS, ids=repr)
 def test_set_ciphers_like_stdlib(ciphers):
     mine, theirs, result = same_on_contexts(lambda c: c.set_ciphers(ciphers))

@@ -15,7 +15,7 @@ import warnings
 import pytest
 
 import tlsctx
-from helpers import SAME_OPENSSL, assert_same, outcome, strip_location
+from helpers import outcome, strip_location
 
 PY = sys.version_info[:2]
 
@@ -61,9 +61,7 @@ def constant_names(module):
     return {n for n in dir(module) if n.startswith(CONSTANT_PREFIXES)}
 
 
-openssl_specific = pytest.mark.skipif(
-    not SAME_OPENSSL, reason="tlsctx links another OpenSSL than the stdlib's ssl: "
-                             "values that depend on the OpenSSL build cannot match")
+openssl_specific = pytest.mark.same_openssl
 
 
 # --- constants and enums -------------------------------------------------------
@@ -380,6 +378,7 @@ def both_contexts():
     return tlsctx.SSLContext(tlsctx.PROTOCOL_TLS_CLIENT), ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
+@pytest.mark.same_openssl
 @pytest.mark.parametrize("source", ["system", "bundle", "capath", "pem", "der", "bytearray",
                                     "memoryview", "default_certs", "certifi"])
 def test_cert_store_stats_match(ca_material, source):
