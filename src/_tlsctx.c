@@ -127,7 +127,9 @@ static PyModuleDef_Slot module_slots[] = {
     {Py_mod_exec, exec_connection_types},
     {Py_mod_exec, exec_modern},
 #if PY_VERSION_HEX >= 0x030C0000
-    {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},
+    /* OpenSSL callbacks take the GIL with PyGILState_Ensure, which only knows
+     * the main interpreter */
+    {Py_mod_multiple_interpreters, Py_MOD_MULTIPLE_INTERPRETERS_NOT_SUPPORTED},
 #endif
 #if PY_VERSION_HEX >= 0x030D0000
     {Py_mod_gil, Py_MOD_GIL_USED},
