@@ -130,6 +130,21 @@ class SSLContext(_SSLContext):
             return hostname.encode("idna").decode("ascii")
         return hostname.decode("ascii")
 
+    def wrap_socket(self, sock, server_side=False, do_handshake_on_connect=True,
+                    suppress_ragged_eofs=True, server_hostname=None, session=None):
+        return self.sslsocket_class._create(
+            sock=sock, server_side=server_side,
+            do_handshake_on_connect=do_handshake_on_connect,
+            suppress_ragged_eofs=suppress_ragged_eofs,
+            server_hostname=server_hostname, context=self, session=session)
+
+    def wrap_bio(self, incoming, outgoing, server_side=False, server_hostname=None,
+                 session=None):
+        return self.sslobject_class._create(
+            incoming, outgoing, server_side=server_side,
+            server_hostname=self._encode_hostname(server_hostname),
+            session=session, context=self)
+
     def set_npn_protocols(self, npn_protocols):
         warnings.warn("ssl NPN is deprecated, use ALPN instead",
                       DeprecationWarning, stacklevel=2)
@@ -291,6 +306,12 @@ def _create_unverified_context(protocol=None, *, cert_reqs=CERT_NONE,
 
 _create_default_https_context = create_default_context
 _create_stdlib_context = _create_unverified_context
+
+
+from ._connection import (  # noqa: E402  (needs the names above)
+    SSLSocket, SSLObject, MemoryBIO, SSLSession, get_server_certificate)
+SSLContext.sslsocket_class = SSLSocket
+SSLContext.sslobject_class = SSLObject
 
 
 def clear_trust_cache():
