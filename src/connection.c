@@ -379,6 +379,9 @@ raise_failure(tlsctx_connection *self, const io_result *r)
 }
 
 /* Waiting on the socket between retries, as the stdlib's select step. */
+/* Timeouts and closed sockets say where they were raised, as the stdlib's do. */
+#define WHERE(msg) "connection.c:" Py_STRINGIFY(__LINE__) ": " msg
+
 enum sock_state { SOCK_OK, SOCK_NONBLOCKING, SOCK_BLOCKING, SOCK_TIMED_OUT, SOCK_CLOSED };
 
 typedef struct {
@@ -507,11 +510,11 @@ conn_do_handshake(tlsctx_connection *self, PyObject *unused)
             goto error;
         }
         if (st == SOCK_TIMED_OUT) {
-            PyErr_SetString(PyExc_TimeoutError, "The handshake operation timed out");
+            PyErr_SetString(PyExc_TimeoutError, WHERE("The handshake operation timed out"));
             goto error;
         }
         if (st == SOCK_CLOSED) {
-            PyErr_SetString(self->state->SSLError, "Underlying socket has been closed.");
+            PyErr_SetString(self->state->SSLError, WHERE("Underlying socket has been closed."));
             goto error;
         }
         if (st == SOCK_NONBLOCKING) {
@@ -587,7 +590,7 @@ conn_read(tlsctx_connection *self, PyObject *args)
             goto error;
         }
         if (st == SOCK_TIMED_OUT) {
-            PyErr_SetString(PyExc_TimeoutError, "The read operation timed out");
+            PyErr_SetString(PyExc_TimeoutError, WHERE("The read operation timed out"));
             goto error;
         }
         if (st == SOCK_NONBLOCKING) {
@@ -640,11 +643,11 @@ conn_write(tlsctx_connection *self, PyObject *arg)
         goto error;
     }
     if (st == SOCK_TIMED_OUT) {
-        PyErr_SetString(PyExc_TimeoutError, "The write operation timed out");
+        PyErr_SetString(PyExc_TimeoutError, WHERE("The write operation timed out"));
         goto error;
     }
     if (st == SOCK_CLOSED) {
-        PyErr_SetString(self->state->SSLError, "Underlying socket has been closed.");
+        PyErr_SetString(self->state->SSLError, WHERE("Underlying socket has been closed."));
         goto error;
     }
     do {
@@ -657,11 +660,11 @@ conn_write(tlsctx_connection *self, PyObject *arg)
             goto error;
         }
         if (st == SOCK_TIMED_OUT) {
-            PyErr_SetString(PyExc_TimeoutError, "The write operation timed out");
+            PyErr_SetString(PyExc_TimeoutError, WHERE("The write operation timed out"));
             goto error;
         }
         if (st == SOCK_CLOSED) {
-            PyErr_SetString(self->state->SSLError, "Underlying socket has been closed.");
+            PyErr_SetString(self->state->SSLError, WHERE("Underlying socket has been closed."));
             goto error;
         }
         if (st == SOCK_NONBLOCKING) {
@@ -743,8 +746,8 @@ conn_shutdown(tlsctx_connection *self, PyObject *unused)
         }
         if (st == SOCK_TIMED_OUT) {
             PyErr_SetString(PyExc_TimeoutError, r.ssl_error == SSL_ERROR_WANT_READ
-                                                    ? "The read operation timed out"
-                                                    : "The write operation timed out");
+                                                    ? WHERE("The read operation timed out")
+                                                    : WHERE("The write operation timed out"));
             goto error;
         }
         if (st != SOCK_OK) {
