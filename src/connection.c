@@ -1193,15 +1193,14 @@ new_connection(tlsctx_context *ctx, PyObject *sock, int fd, PyObject *incoming,
     char *hostname = NULL;
     tlsctx_connection *self = NULL;
 
+    /* an SSLError (errno 0, no library) in 3.13, like its other own messages */
     if (server_side && ctx->protocol == TLSCTX_PROTO_TLS_CLIENT) {
-        PyErr_SetString(PyExc_ValueError,
-                        "Cannot create a server socket with a PROTOCOL_TLS_CLIENT context");
-        return NULL;
+        return tlsctx_set_ssl_error(
+            state, "Cannot create a server socket with a PROTOCOL_TLS_CLIENT context");
     }
     if (!server_side && ctx->protocol == TLSCTX_PROTO_TLS_SERVER) {
-        PyErr_SetString(PyExc_ValueError,
-                        "Cannot create a client socket with a PROTOCOL_TLS_SERVER context");
-        return NULL;
+        return tlsctx_set_ssl_error(
+            state, "Cannot create a client socket with a PROTOCOL_TLS_SERVER context");
     }
     if (hostname_obj != Py_None && !PyArg_Parse(hostname_obj, "es", "ascii", &hostname)) {
         return NULL;

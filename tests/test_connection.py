@@ -580,26 +580,35 @@ def test_wrap_socket_argument_errors(certs):
         out = []
         server = server_context(mod, certs)
         client = client_context(mod, certs)
+        plain = mod.SSLContext(mod.PROTOCOL_TLS_CLIENT)
+        plain.check_hostname = False
         cases = [
             lambda s: client.wrap_socket(s),                            # check_hostname
             lambda s: server.wrap_socket(s, server_side=True, server_hostname="x"),
             lambda s: client.wrap_socket(s, server_hostname=""),
-            lambda s: client.wrap_socket(s, server_hostname=".example.org"),
-            lambda s: server.wrap_socket(s),                            # client on a server ctx
-            lambda s: client.wrap_socket(s, server_side=True),         # needs no hostname check
+            # (bytes skip the idna step, so the connection object checks the name)
+            lambda s: client.wrap_bio(mod.MemoryBIO(), mod.MemoryBIO(),
+                                      server_hostname=b".example.org"),
+            lambda s: server.wrap_socket(s, do_handshake_on_connect=False),  # wrong side
+            lambda s: plain.wrap_socket(s, server_side=True, do_handshake_on_connect=False),
             lambda s: client._wrap_socket(object(), False),
         ]
+        listener = socket.create_server((HOST, 0))
         for case in cases:
-            with socket.socket() as s:
+            # connected, so that the connection object is made (and checks)
+            with socket.create_connection(listener.getsockname()) as s, listener.accept()[0]:
                 try:
-                    case(s).close()
+                    result = case(s)
+                    getattr(result, "close", lambda: None)()
                     out.append("ok")
-                except (ValueError, TypeError) as exc:
-                    out.append((type(exc).__name__, str(exc).replace("_ssl.", "")))
+                except (ValueError, TypeError, ssl.SSLError) as exc:
+                    out.append((type(exc).__name__, message(exc)))
+        listener.close()
         return out
 
     mine, theirs = attempts(tlsctx), attempts(ssl)
     assert mine[:6] == theirs[:6]
+    assert "ok" not in mine
     assert mine[6][0] == theirs[6][0] == "TypeError"
 
 
