@@ -107,6 +107,7 @@ class TLSServer:
             t.start()
 
     def _serve(self, raw):
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no delayed-ACK stalls
         try:
             if self.wrap:
                 with self.context.wrap_socket(raw, server_side=True) as conn:
@@ -142,6 +143,7 @@ class HTTPSServer:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
 
             def do_GET(self):  # noqa: N802 - http.server's name
                 self.send_response(200)
