@@ -117,8 +117,7 @@ def test_mutual_tls_missing_client_cert(certs):
             with socket.create_connection(srv.address) as raw:
                 with cctx.wrap_socket(raw, server_hostname="localhost") as conn:
                     with pytest.raises(ssl.SSLError) as info:
-                        conn.sendall(b"x")
-                        conn.recv(10)
+                        conn.recv(10)   # (sending first could meet a reset instead)
                     outcomes[name] = error_outcome(info.value)
         assert [error_outcome(e)[4] for e in srv.errors] == ["PEER_DID_NOT_RETURN_A_CERTIFICATE"]
     assert outcomes["tlsctx"] == outcomes["stdlib"]
@@ -315,8 +314,13 @@ def test_non_blocking_handshake_and_read(certs):
                 except ssl.SSLWantReadError:
                     pass
             conn.close()
-        outcomes[name] = (sorted(wants), read_error, got)
-    assert outcomes["tlsctx"] == outcomes["stdlib"]
+        outcomes[name] = (wants, read_error, got)
+    # how often each side had to wait depends on timing: compare the kinds
+    def want_reads(name):
+        return {w for w in outcomes[name][0] if w[0] == "SSLWantReadError"}
+
+    assert len(want_reads("tlsctx")) == 1 and want_reads("tlsctx") == want_reads("stdlib")
+    assert outcomes["tlsctx"][1:] == outcomes["stdlib"][1:]
     assert outcomes["tlsctx"][1][0] == "SSLWantReadError"
 
 
@@ -505,6 +509,7 @@ def test_socket_api_paths(certs, tmp_path):
         binding = conn.get_channel_binding()
         shared = conn.shared_ciphers()
         plain = conn.unwrap()
+        assert plain.recv(2) == b"go"   # the client is unwrapped too: no TLS left in flight
         plain.sendall(b"cleartext")
         return got == blob, binding, shared
 
@@ -528,8 +533,14 @@ def test_socket_api_paths(certs, tmp_path):
                 conn.get_channel_binding("tls-server-end-point")
             assert conn.pending() == 0
             plain = conn.unwrap()
-            buf = bytearray(9)
-            assert plain.recv_into(buf) == 9 and buf == b"cleartext"
+            plain.sendall(b"go")
+            got = bytearray()
+            while len(got) < 9:
+                buf = bytearray(9 - len(got))
+                n = plain.recv_into(buf)
+                assert n > 0
+                got += buf[:n]
+            assert got == b"cleartext"
             plain.close()
     assert srv.errors == []
     ok, server_binding, shared = srv.results[0]
