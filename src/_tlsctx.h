@@ -150,6 +150,16 @@ PyObject *tlsctx_raise_ssl_error(tlsctx_state *state, PyObject *type,
 PyObject *tlsctx_raise_ssl_error_code(tlsctx_state *state, PyObject *type, int ssl_errno,
                                       unsigned long code, const char *message,
                                       const char *file, int line);
+/* The stdlib's SSLErrorNumber values past OpenSSL's SSL_ERROR_* ones. */
+#define TLSCTX_SSL_ERROR_EOF 8
+#define TLSCTX_SSL_ERROR_NO_SOCKET 9
+#define TLSCTX_SSL_ERROR_INVALID_ERROR_CODE 10
+/* A failed call on a connection: the class and text from SSL_get_error's
+ * `ssl_error` (and errno saved right after the call), as the stdlib's; a
+ * certificate failure gets verify_code/verify_message. Returns NULL. */
+PyObject *tlsctx_raise_connection_error(tlsctx_state *state, SSL *ssl, int ssl_error,
+                                        int saved_errno, PyObject *server_hostname,
+                                        const char *file, int line);
 /* Errors from a system call: OSError from errno, or the queue if errno is 0. */
 PyObject *tlsctx_raise_errno_or_ssl(tlsctx_state *state, int saved_errno, PyObject *filename,
                                     const char *file, int line);

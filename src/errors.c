@@ -206,10 +206,14 @@ base_name(const char *path)
     return slash ? slash + 1 : path;
 }
 
-PyObject *
-tlsctx_raise_ssl_error_code(tlsctx_state *state, PyObject *type, int ssl_errno,
-                            unsigned long code, const char *message,
-                            const char *file, int line)
+/* The one builder behind every SSLError: "[lib: reason] text[: detail]
+ * (file:line)", errno `ssl_errno`, library/reason attributes, and for
+ * certificate failures verify_code/verify_message (verify_message is the
+ * detail). Always drains the queue; returns NULL. */
+static PyObject *
+raise_ssl_error_full(tlsctx_state *state, PyObject *type, int ssl_errno, unsigned long code,
+                     const char *message, PyObject *verify_code, PyObject *detail,
+                     const char *file, int line)
 {
     PyObject *lib_obj = NULL, *reason_obj = NULL, *msg = NULL, *exc = NULL;
     const char *text = message;
@@ -243,7 +247,11 @@ tlsctx_raise_ssl_error_code(tlsctx_state *state, PyObject *type, int ssl_errno,
     if (text == NULL) {
         text = "unknown error";
     }
-    if (lib_obj != NULL && reason_obj != NULL) {
+    if (lib_obj != NULL && reason_obj != NULL && detail != NULL) {
+        msg = PyUnicode_FromFormat("[%S: %S] %s: %S (%s:%d)", lib_obj, reason_obj, text,
+                                   detail, base_name(file), line);
+    }
+    else if (lib_obj != NULL && reason_obj != NULL) {
         msg = PyUnicode_FromFormat("[%S: %S] %s (%s:%d)", lib_obj, reason_obj, text,
                                    base_name(file), line);
     }
@@ -264,6 +272,11 @@ tlsctx_raise_ssl_error_code(tlsctx_state *state, PyObject *type, int ssl_errno,
         || PyObject_SetAttrString(exc, "library", lib_obj ? lib_obj : Py_None) < 0) {
         goto done;
     }
+    if (verify_code != NULL
+        && (PyObject_SetAttrString(exc, "verify_code", verify_code) < 0
+            || PyObject_SetAttrString(exc, "verify_message", detail ? detail : Py_None) < 0)) {
+        goto done;
+    }
     PyErr_SetObject(type, exc);
 done:
     Py_XDECREF(exc);
@@ -272,6 +285,112 @@ done:
     Py_XDECREF(reason_obj);
     ERR_clear_error();
     return NULL;
+}
+
+PyObject *
+tlsctx_raise_ssl_error_code(tlsctx_state *state, PyObject *type, int ssl_errno,
+                            unsigned long code, const char *message,
+                            const char *file, int line)
+{
+    return raise_ssl_error_full(state, type, ssl_errno, code, message, NULL, NULL, file, line);
+}
+
+/* The verify_message of a failed certificate verification, as the stdlib words it. */
+static PyObject *
+verify_message(long verify_code, PyObject *server_hostname)
+{
+    PyObject *host = server_hostname ? server_hostname : Py_None;
+    switch (verify_code) {
+    case X509_V_ERR_HOSTNAME_MISMATCH:
+        return PyUnicode_FromFormat("Hostname mismatch, certificate is not valid for '%S'.", host);
+    case X509_V_ERR_IP_ADDRESS_MISMATCH:
+        return PyUnicode_FromFormat("IP address mismatch, certificate is not valid for '%S'.",
+                                    host);
+    }
+    return PyUnicode_FromString(X509_verify_cert_error_string(verify_code));
+}
+
+PyObject *
+tlsctx_raise_connection_error(tlsctx_state *state, SSL *ssl, int ssl_error, int saved_errno,
+                              PyObject *server_hostname, const char *file, int line)
+{
+    unsigned long code = ERR_peek_last_error();
+    PyObject *type = state->SSLError;
+    const char *text = NULL;
+    int number = ssl_error;    /* the stdlib's SSLErrorNumber */
+
+    switch (ssl_error) {
+    case SSL_ERROR_ZERO_RETURN:
+        type = state->SSLZeroReturnError;
+        text = "TLS/SSL connection has been closed (EOF)";
+        break;
+    case SSL_ERROR_WANT_READ:
+        type = state->SSLWantReadError;
+        text = "The operation did not complete (read)";
+        break;
+    case SSL_ERROR_WANT_WRITE:
+        type = state->SSLWantWriteError;
+        text = "The operation did not complete (write)";
+        break;
+    case SSL_ERROR_WANT_X509_LOOKUP:
+        text = "The operation did not complete (X509 lookup)";
+        break;
+    case SSL_ERROR_WANT_CONNECT:
+        text = "The operation did not complete (connect)";
+        break;
+    case SSL_ERROR_SYSCALL:
+        if (code == 0) {
+            /* the BIO failed: errno tells why, or the peer just went away */
+            if (saved_errno != 0) {
+                return tlsctx_raise_errno_or_ssl(state, saved_errno, NULL, file, line);
+            }
+            type = state->SSLEOFError;
+            number = TLSCTX_SSL_ERROR_EOF;
+            text = "EOF occurred in violation of protocol";
+        }
+        else if (ERR_GET_LIB(code) == ERR_LIB_SYS) {
+            return tlsctx_raise_errno_or_ssl(state, ERR_GET_REASON(code), NULL, file, line);
+        }
+        else {
+            type = state->SSLSyscallError;
+            text = "Some I/O error occurred";
+        }
+        break;
+    case SSL_ERROR_SSL:
+        if (code == 0) {
+            text = "A failure in the SSL library occurred";
+        }
+        else if (ERR_GET_LIB(code) == ERR_LIB_SYS) {
+            return tlsctx_raise_errno_or_ssl(state, ERR_GET_REASON(code), NULL, file, line);
+        }
+        else if (ERR_GET_LIB(code) == ERR_LIB_SSL
+                 && ERR_GET_REASON(code) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+            type = state->SSLEOFError;
+            number = TLSCTX_SSL_ERROR_EOF;
+            text = "EOF occurred in violation of protocol";
+        }
+        else if (ERR_GET_LIB(code) == ERR_LIB_SSL
+                 && ERR_GET_REASON(code) == SSL_R_CERTIFICATE_VERIFY_FAILED && ssl != NULL) {
+            long verify_code = SSL_get_verify_result(ssl);
+            PyObject *code_obj = PyLong_FromLong(verify_code);
+            PyObject *detail = code_obj ? verify_message(verify_code, server_hostname) : NULL;
+            if (detail == NULL) {
+                Py_XDECREF(code_obj);
+                ERR_clear_error();
+                return NULL;
+            }
+            raise_ssl_error_full(state, state->SSLCertVerificationError, number, code, NULL,
+                                 code_obj, detail, file, line);
+            Py_DECREF(code_obj);
+            Py_DECREF(detail);
+            return NULL;
+        }
+        break;
+    default:
+        number = TLSCTX_SSL_ERROR_INVALID_ERROR_CODE;
+        text = "Invalid error code";
+    }
+    return raise_ssl_error_full(state, type, number, code, text, NULL, NULL, file, line);
 }
 
 PyObject *

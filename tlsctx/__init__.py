@@ -133,6 +133,21 @@ class SSLContext(_SSLContext):
             return hostname.encode("idna").decode("ascii")
         return hostname.decode("ascii")
 
+    def wrap_socket(self, sock, server_side=False, do_handshake_on_connect=True,
+                    suppress_ragged_eofs=True, server_hostname=None, session=None):
+        return self.sslsocket_class._create(
+            sock=sock, server_side=server_side,
+            do_handshake_on_connect=do_handshake_on_connect,
+            suppress_ragged_eofs=suppress_ragged_eofs,
+            server_hostname=server_hostname, context=self, session=session)
+
+    def wrap_bio(self, incoming, outgoing, server_side=False, server_hostname=None,
+                 session=None):
+        return self.sslobject_class._create(
+            incoming, outgoing, server_side=server_side,
+            server_hostname=self._encode_hostname(server_hostname),
+            session=session, context=self)
+
     def set_npn_protocols(self, npn_protocols):
         warnings.warn("ssl NPN is deprecated, use ALPN instead",
                       DeprecationWarning, stacklevel=2)
@@ -351,6 +366,12 @@ def PEM_cert_to_DER_cert(pem_cert_string):
     if not text.endswith(PEM_FOOTER):
         raise ValueError("Invalid PEM encoding; must end with %s" % PEM_FOOTER)
     return base64.decodebytes(text[len(PEM_HEADER):-len(PEM_FOOTER)].encode("ascii"))
+
+
+from ._connection import (  # noqa: E402  (needs the names above)
+    SSLSocket, SSLObject, MemoryBIO, SSLSession, get_server_certificate)
+SSLContext.sslsocket_class = SSLSocket
+SSLContext.sslobject_class = SSLObject
 
 
 def clear_trust_cache():

@@ -1,0 +1,86 @@
+"""TLS connections through tlsctx contexts.
+
+The C connection object (``_tlsctx._SSLSocket``) has the interface of the
+stdlib's private ``_ssl._SSLSocket``, so the stdlib's own ``ssl.SSLSocket``
+and ``ssl.SSLObject`` drive it; the classes here are thin subclasses that
+give every supported interpreter CPython 3.13's behaviour where older
+``ssl`` modules differ.
+"""
+import socket as _socket
+import ssl as _stdlib_ssl
+import warnings as _warnings
+
+from ._tlsctx import MemoryBIO, SSLSession  # noqa: F401  (re-exported)
+
+
+class _Stdlib313:
+    """What 3.13's SSLSocket and SSLObject do that 3.10-3.12's do not."""
+
+    __slots__ = ()
+
+    def get_verified_chain(self):
+        """The peer's verified certificate chain, leaf first, as DER bytes."""
+        chain = self._sslobj.get_verified_chain()
+        return [] if chain is None else chain
+
+    def get_unverified_chain(self):
+        """The certificate chain the peer sent, as DER bytes."""
+        chain = self._sslobj.get_unverified_chain()
+        return [] if chain is None else chain
+
+
+class SSLObject(_Stdlib313, _stdlib_ssl.SSLObject):
+    """A TLS connection over two memory BIOs, made by SSLContext.wrap_bio()."""
+
+    __module__ = "tlsctx"
+
+    def selected_npn_protocol(self):
+        _warnings.warn("ssl NPN is deprecated, use ALPN instead",
+                       DeprecationWarning, stacklevel=2)
+        return None
+
+
+class SSLSocket(_Stdlib313, _stdlib_ssl.SSLSocket):
+    """A TLS connection over a socket, made by SSLContext.wrap_socket()."""
+
+    __module__ = "tlsctx"
+
+    def selected_npn_protocol(self):
+        self._checkClosed()
+        _warnings.warn("ssl NPN is deprecated, use ALPN instead",
+                       DeprecationWarning, stacklevel=2)
+        return None
+
+    def recv_into(self, buffer, nbytes=None, flags=0):
+        # 3.13 sizes the read from the buffer's bytes, not its length
+        if nbytes is None:
+            self._checkClosed()
+            nbytes = 1024
+            if buffer is not None:
+                with memoryview(buffer) as view:
+                    nbytes = view.nbytes or 1024
+        return super().recv_into(buffer, nbytes, flags)
+
+
+def _der_to_pem(der):
+    import base64
+    body = base64.standard_b64encode(der).decode("ascii")
+    lines = [body[i:i + 64] for i in range(0, len(body), 64)]
+    return "-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n"
+
+
+def get_server_certificate(addr, ssl_version=None, ca_certs=None,
+                           timeout=_socket._GLOBAL_DEFAULT_TIMEOUT):
+    """Fetch the certificate of the server at `addr` (host, port) as PEM.
+
+    With `ca_certs` the certificate is verified against those CAs first."""
+    from . import PROTOCOL_TLS_CLIENT, CERT_NONE, CERT_REQUIRED, _create_stdlib_context
+    host, _port = addr
+    context = _create_stdlib_context(
+        PROTOCOL_TLS_CLIENT if ssl_version is None else ssl_version,
+        cert_reqs=CERT_REQUIRED if ca_certs is not None else CERT_NONE,
+        cafile=ca_certs)
+    with _socket.create_connection(addr, timeout=timeout) as sock:
+        with context.wrap_socket(sock, server_hostname=host) as sslsock:
+            der = sslsock.getpeercert(True)
+    return _der_to_pem(der)
