@@ -936,6 +936,25 @@ conn_selected_alpn_protocol(tlsctx_connection *self, PyObject *unused)
     return PyUnicode_FromStringAndSize((const char *)data, len);
 }
 
+/* CPython 3.15's group() / client_sigalg() / server_sigalg() */
+static PyObject *
+conn_group(tlsctx_connection *self, PyObject *unused)
+{
+    return tlsctx_ssl_group(self->ssl);
+}
+
+static PyObject *
+conn_client_sigalg(tlsctx_connection *self, PyObject *unused)
+{
+    return tlsctx_ssl_client_sigalg(self->ssl);
+}
+
+static PyObject *
+conn_server_sigalg(tlsctx_connection *self, PyObject *unused)
+{
+    return tlsctx_ssl_server_sigalg(self->ssl);
+}
+
 static PyObject *
 conn_get_channel_binding(tlsctx_connection *self, PyObject *args, PyObject *kwargs)
 {
@@ -1286,6 +1305,14 @@ new_connection(tlsctx_context *ctx, PyObject *sock, int fd, PyObject *incoming,
         }
     }
     if (server_side) {
+        /* Server sessions need an id context to be resumable.  Clients keep
+         * an empty one: a TLS 1.3 PSK session made by the psk_client_callback
+         * has none, and OpenSSL refuses a session from a "different context". */
+        if (!SSL_set_session_id_context(self->ssl, (const unsigned char *)"Python",
+                                        sizeof("Python"))) {
+            tlsctx_set_ssl_error(state, NULL);
+            goto error;
+        }
         SSL_set_accept_state(self->ssl);
     }
     else {
@@ -1421,6 +1448,9 @@ static PyMethodDef conn_methods[] = {
     {"compression", (PyCFunction)conn_compression, METH_NOARGS, NULL},
     {"version", (PyCFunction)conn_version, METH_NOARGS, NULL},
     {"selected_alpn_protocol", (PyCFunction)conn_selected_alpn_protocol, METH_NOARGS, NULL},
+    {"group", (PyCFunction)conn_group, METH_NOARGS, NULL},
+    {"client_sigalg", (PyCFunction)conn_client_sigalg, METH_NOARGS, NULL},
+    {"server_sigalg", (PyCFunction)conn_server_sigalg, METH_NOARGS, NULL},
     {"get_channel_binding", (PyCFunction)(void (*)(void))conn_get_channel_binding,
      METH_VARARGS | METH_KEYWORDS, NULL},
     {"verify_client_post_handshake", (PyCFunction)conn_verify_client_post_handshake,

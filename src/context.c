@@ -127,7 +127,6 @@ apply_defaults(tlsctx_context *self)
         }
     }
     SSL_CTX_set_mode(self->ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_AUTO_RETRY);
-    SSL_CTX_set_session_id_context(self->ctx, (const unsigned char *)"Python", sizeof("Python"));
 
     /* prefer certificates from the trust store when chains are cross-signed */
     X509_VERIFY_PARAM *params = SSL_CTX_get0_param(self->ctx);

@@ -34,6 +34,19 @@ class SSLObject(_Stdlib313, _stdlib_ssl.SSLObject):
 
     __module__ = "tlsctx"
 
+    # CPython 3.15's negotiated-parameter queries; None before the handshake
+    def group(self):
+        """The key exchange group negotiated, or None."""
+        return self._sslobj.group()
+
+    def client_sigalg(self):
+        """The signature algorithm the client signed with, or None."""
+        return self._sslobj.client_sigalg()
+
+    def server_sigalg(self):
+        """The signature algorithm the server signed with, or None."""
+        return self._sslobj.server_sigalg()
+
     def selected_npn_protocol(self):
         _warnings.warn("ssl NPN is deprecated, use ALPN instead",
                        DeprecationWarning, stacklevel=2)
@@ -44,6 +57,22 @@ class SSLSocket(_Stdlib313, _stdlib_ssl.SSLSocket):
     """A TLS connection over a socket, made by SSLContext.wrap_socket()."""
 
     __module__ = "tlsctx"
+
+    def _negotiated(self, query):
+        self._checkClosed()
+        return None if self._sslobj is None else getattr(self._sslobj, query)()
+
+    def group(self):
+        """The key exchange group negotiated, or None."""
+        return self._negotiated("group")
+
+    def client_sigalg(self):
+        """The signature algorithm the client signed with, or None."""
+        return self._negotiated("client_sigalg")
+
+    def server_sigalg(self):
+        """The signature algorithm the server signed with, or None."""
+        return self._negotiated("server_sigalg")
 
     def selected_npn_protocol(self):
         self._checkClosed()
