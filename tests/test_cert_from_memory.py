@@ -8,8 +8,8 @@ certificate, chain and key in the context as tlsctx's file load (state, read
 through the private _loaded_chain() hook), or fail exactly as the file route
 fails on those bytes.
 
-Handshakes with a verifying client need the connection layer, which is not
-built yet: see test_handshake_pending at the end.
+At the end, servers (and a client) loaded from memory complete handshakes
+with verifying tlsctx and stdlib clients, and match the file route's.
 """
 import gc
 import ssl
