@@ -112,6 +112,15 @@ tlsctx_state_from_type(PyTypeObject *type)
     return tlsctx_get_state(module);
 }
 
+/* The setter contract's first rule: attributes cannot be deleted. */
+#define REJECT_DELETE(value)                                                    \
+    do {                                                                        \
+        if ((value) == NULL) {                                                  \
+            PyErr_SetString(PyExc_AttributeError, "cannot delete attribute");   \
+            return -1;                                                          \
+        }                                                                       \
+    } while (0)
+
 /* ---- the context object ---------------------------------------------- */
 
 typedef struct {

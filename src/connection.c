@@ -489,6 +489,38 @@ retryable(const io_result *r)
     return r->ssl_error == SSL_ERROR_WANT_READ || r->ssl_error == SSL_ERROR_WANT_WRITE;
 }
 
+/* The handshake and write loop: call `op` again after each wait until it
+ * completes or fails (result in *r, 0 returned), or stop with -1 and an
+ * exception on a timeout, a closed socket or a signal handler's error.  A
+ * non-blocking socket returns at once with the WANT_* result. */
+static int
+run_until_settled(tlsctx_connection *self, io_ctx *io, enum io_op op, void *buf, size_t len,
+                  io_result *r, const char *timeout_message)
+{
+    do {
+        ssl_call(self, op, buf, len, r);
+        if (PyErr_CheckSignals() < 0) {
+            return -1;
+        }
+        int st = io_wait_for(io, r);
+        if (st < 0) {
+            return -1;
+        }
+        if (st == SOCK_TIMED_OUT) {
+            PyErr_SetString(PyExc_TimeoutError, timeout_message);
+            return -1;
+        }
+        if (st == SOCK_CLOSED) {
+            PyErr_SetString(self->state->SSLError, WHERE("Underlying socket has been closed."));
+            return -1;
+        }
+        if (st == SOCK_NONBLOCKING) {
+            break;
+        }
+    } while (retryable(r));
+    return 0;
+}
+
 /* ---- the connection type ---------------------------------------------------- */
 
 static PyObject *
@@ -496,31 +528,13 @@ conn_do_handshake(tlsctx_connection *self, PyObject *unused)
 {
     io_ctx io;
     io_result r;
-    int st;
     if (io_begin(self, &io) < 0) {
         return NULL;
     }
-    do {
-        ssl_call(self, OP_HANDSHAKE, NULL, 0, &r);
-        if (PyErr_CheckSignals() < 0) {
-            goto error;
-        }
-        st = io_wait_for(&io, &r);
-        if (st < 0) {
-            goto error;
-        }
-        if (st == SOCK_TIMED_OUT) {
-            PyErr_SetString(PyExc_TimeoutError, WHERE("The handshake operation timed out"));
-            goto error;
-        }
-        if (st == SOCK_CLOSED) {
-            PyErr_SetString(self->state->SSLError, WHERE("Underlying socket has been closed."));
-            goto error;
-        }
-        if (st == SOCK_NONBLOCKING) {
-            break;
-        }
-    } while (retryable(&r));
+    if (run_until_settled(self, &io, OP_HANDSHAKE, NULL, 0, &r,
+                          WHERE("The handshake operation timed out")) < 0) {
+        goto error;
+    }
     Py_CLEAR(io.sock);
     if (r.failed) {
         return raise_failure(self, &r);
@@ -650,27 +664,10 @@ conn_write(tlsctx_connection *self, PyObject *arg)
         PyErr_SetString(self->state->SSLError, WHERE("Underlying socket has been closed."));
         goto error;
     }
-    do {
-        ssl_call(self, OP_WRITE, b.buf, (size_t)b.len, &r);
-        if (PyErr_CheckSignals() < 0) {
-            goto error;
-        }
-        st = io_wait_for(&io, &r);
-        if (st < 0) {
-            goto error;
-        }
-        if (st == SOCK_TIMED_OUT) {
-            PyErr_SetString(PyExc_TimeoutError, WHERE("The write operation timed out"));
-            goto error;
-        }
-        if (st == SOCK_CLOSED) {
-            PyErr_SetString(self->state->SSLError, WHERE("Underlying socket has been closed."));
-            goto error;
-        }
-        if (st == SOCK_NONBLOCKING) {
-            break;
-        }
-    } while (retryable(&r));
+    if (run_until_settled(self, &io, OP_WRITE, b.buf, (size_t)b.len, &r,
+                          WHERE("The write operation timed out")) < 0) {
+        goto error;
+    }
     Py_CLEAR(io.sock);
     PyBuffer_Release(&b);
     if (r.failed) {

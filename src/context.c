@@ -11,14 +11,6 @@
 
 #define DEPRECATED(msg) (PyErr_WarnEx(PyExc_DeprecationWarning, (msg), 2))
 
-#define REJECT_DELETE(value)                                                    \
-    do {                                                                        \
-        if ((value) == NULL) {                                                  \
-            PyErr_SetString(PyExc_AttributeError, "cannot delete attribute");   \
-            return -1;                                                          \
-        }                                                                       \
-    } while (0)
-
 /* The stdlib's verify modes in OpenSSL terms. */
 static int
 verify_mode_to_openssl(int mode, int *out)

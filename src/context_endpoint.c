@@ -11,14 +11,6 @@
 #include <openssl/decoder.h>
 #include <openssl/pem.h>
 
-#define REJECT_DELETE(value)                                                    \
-    do {                                                                        \
-        if ((value) == NULL) {                                                  \
-            PyErr_SetString(PyExc_AttributeError, "cannot delete attribute");   \
-            return -1;                                                          \
-        }                                                                       \
-    } while (0)
-
 /* The context a callback running on `ssl` belongs to: the SSL_CTX the
  * connection uses now (SNI may have switched it), whose app data is the
  * tlsctx_context (borrowed; set in tlsctx_context_endpoint_init). */
