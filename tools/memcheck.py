@@ -22,7 +22,7 @@ OURS = re.compile(r"_tlsctx\.cpython|/src/(?:%s):\d+\)" % "|".join(
     re.escape(name) for name in sorted(os.listdir(os.path.join(ROOT, "src"))) if name.endswith(".c")))
 # CPython 3.12+ never frees interned strings: valgrind calls them lost
 INTERNED = re.compile(r"PyUnicode_InternFromString|PyUnicode_InternInPlace|intern_string|"
-                      r"PyDict_SetItemString \(dictobject")
+                      r"PyDict_SetItemString \(\S*dictobject")
 
 
 def records(log_text):
