@@ -152,3 +152,39 @@ def test_sample_runs(sample, tmp_path):
     mine = sample.load_or_explain(client, bad)
     assert strip_location(mine) == strip_location(sample.explain(std_error.value))
     assert sample.features()["tlsctx"] == tlsctx.__version__
+
+
+@pytest.mark.skipif(not hasattr(tlsctx, "SSLSocket"),
+                    reason="the connection layer (tlsctx.SSLSocket) is not merged yet")
+def test_sample_fetch_over_loopback(sample, tmp_path):
+    import socket
+    import threading
+
+    ca = trustme.CA()
+    leaf = ca.issue_cert("localhost")
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    leaf.configure_cert(server_ctx)
+    server_ctx.set_alpn_protocols(["http/1.1"])
+    cafile = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(cafile))
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    received = []
+
+    def serve():
+        with listener:
+            raw, _ = listener.accept()
+            with server_ctx.wrap_socket(raw, server_side=True) as tls:
+                received.append(tls.recv(1024))
+                tls.sendall(b"HTTP/1.0 200 OK\r\n\r\n")
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    try:
+        version, alpn, reply = sample.fetch("localhost", port, sample.client_context(str(cafile)))
+    finally:
+        thread.join(timeout=30)
+    assert received and received[0].startswith(b"HEAD / HTTP/1.0")
+    assert reply == b"HTTP/1.0 200 OK\r\n\r\n"
+    assert alpn == "http/1.1" and version in ("TLSv1.2", "TLSv1.3")
