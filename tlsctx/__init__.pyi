@@ -258,6 +258,9 @@ class Purpose(_ASN1Object, enum.Enum):
 
 # ---- contexts -------------------------------------------------------------------
 
+# The stdlib's Purpose members are accepted wherever tlsctx's are.
+_AnyPurpose: TypeAlias = Purpose | ssl.Purpose
+
 # sni_callback(connection, server_name, context): None to go on, or an
 # ALERT_DESCRIPTION_* value to abort the handshake with that alert.
 _SNICallback: TypeAlias = Callable[[SSLSocket | SSLObject, str | None, SSLContext], int | None]
@@ -305,7 +308,7 @@ class SSLContext(_SSLContext):
     def hostname_checks_common_name(self) -> bool: ...
     @hostname_checks_common_name.setter
     def hostname_checks_common_name(self, value: bool) -> None: ...
-    def load_default_certs(self, purpose: Purpose = ...) -> None: ...
+    def load_default_certs(self, purpose: _AnyPurpose = ...) -> None: ...
     def set_alpn_protocols(self, alpn_protocols: Iterable[str]) -> None: ...
     @deprecated("ssl NPN is deprecated, use ALPN instead")
     def set_npn_protocols(self, npn_protocols: Iterable[str]) -> None: ...
@@ -334,7 +337,7 @@ class SSLContext(_SSLContext):
     ) -> SSLObject: ...
 
 def create_default_context(
-    purpose: Purpose = ...,
+    purpose: _AnyPurpose = ...,
     *,
     cafile: StrOrBytesPath | None = None,
     capath: StrOrBytesPath | None = None,
@@ -345,7 +348,7 @@ def _create_unverified_context(
     *,
     cert_reqs: int | None = ...,
     check_hostname: bool = False,
-    purpose: Purpose = ...,
+    purpose: _AnyPurpose = ...,
     certfile: StrOrBytesPath | None = None,
     keyfile: StrOrBytesPath | None = None,
     cafile: StrOrBytesPath | None = None,

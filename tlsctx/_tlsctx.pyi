@@ -51,7 +51,8 @@ CertificateError = SSLCertVerificationError
 @disjoint_base
 class _SSLContext:
     check_hostname: bool
-    keylog_filename: str | bytes | None
+    # returns what was set: a str, bytes or path-like file name, or None
+    keylog_filename: StrOrBytesPath | None
     maximum_version: int
     minimum_version: int
     num_tickets: int
