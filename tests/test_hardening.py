@@ -36,8 +36,8 @@ HOSTILE = {
     "megabyte_bytes": b"\x30" * (1 << 20),
     "nul_str": "a\0b",
     "nul_bytes": b"a\0b",
-    "non_utf8_bytes": b"/tmp/\xff\xfe",
-    "surrogate_str": "/tmp/\udcff",
+    "non_utf8_bytes": b"tlsctx-\xff\xfe",   # relative: files land in the test's directory
+    "surrogate_str": "tlsctx-\udcff",
     "directory": "/",
     "dev_null": "/dev/null",
     "garbage_pem": "-----BEGIN CERTIFICATE-----\nnot base64 !!!\n-----END CERTIFICATE-----\n",
@@ -131,7 +131,9 @@ def normalise(result):
 
 @pytest.mark.parametrize("protocol", ["PROTOCOL_TLS_SERVER", "PROTOCOL_TLS_CLIENT"])
 @pytest.mark.parametrize("value_name", sorted(HOSTILE))
-def test_hostile_values(protocol, value_name):
+def test_hostile_values(protocol, value_name, tmp_path, monkeypatch):
+    # values used as key-log file names create files: keep them in tmp_path
+    monkeypatch.chdir(tmp_path)
     value = HOSTILE[value_name]
     mine_ctx = tlsctx.SSLContext(getattr(tlsctx, protocol))
     std_ctx = ssl.SSLContext(getattr(ssl, protocol))
