@@ -27,12 +27,6 @@ needs_mypy = pytest.mark.skipif(
 # MemoryBIO, SSLSession, wrap_socket/wrap_bio, get_server_certificate).
 # stubtest reports exactly these while tlsctx has no SSLSocket; once it has,
 # nothing is tolerated.
-PENDING_CONNECTION_LAYER = {
-    "tlsctx.SSLContext.sslobject_class", "tlsctx.SSLContext.sslsocket_class",
-    "tlsctx.SSLContext.wrap_bio", "tlsctx.SSLContext.wrap_socket",
-    "tlsctx.SSLObject", "tlsctx.SSLSocket", "tlsctx.get_server_certificate",
-    "tlsctx._tlsctx.MemoryBIO", "tlsctx._tlsctx.SSLSession",
-}
 
 
 def run_mypy(tmp_path, *args):
@@ -103,16 +97,7 @@ def test_stubtest(tmp_path):
     if ALLOWLIST.exists():
         command += ["--allowlist", str(ALLOWLIST)]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
-    errors = {line.split()[1] for line in result.stdout.splitlines() if line.startswith("error: ")}
-    if hasattr(tlsctx, "SSLSocket"):
-        assert result.returncode == 0, result.stdout + result.stderr
-        return
-    print("connection layer not merged yet: tolerating stubtest errors for",
-          sorted(errors & PENDING_CONNECTION_LAYER))
-    assert errors - PENDING_CONNECTION_LAYER == set(), result.stdout + result.stderr
-    # every failure was one of those lines, not a crash
-    assert ("Found %d errors" % len(errors)) in result.stdout or result.returncode == 0, (
-        result.stdout + result.stderr)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 # ---- the sample is real code: run what needs no network ------------------------

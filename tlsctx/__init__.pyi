@@ -315,7 +315,7 @@ class SSLContext(_SSLContext):
     def set_servername_callback(
         self, server_name_callback: Callable[[SSLSocket | SSLObject, str | None, SSLContext], int | None] | None
     ) -> None: ...
-    # ==== connection layer: see the section at the end of this file ====
+    # connection layer: see the section at the end of this file
     sslsocket_class: type[SSLSocket]
     sslobject_class: type[SSLObject]
     def wrap_socket(
@@ -383,12 +383,8 @@ class _TrustCacheInfo(TypedDict):
 def clear_trust_cache() -> None: ...
 def trust_cache_info() -> _TrustCacheInfo: ...
 
-# =================================================================================
-# Connection layer (tlsctx/_connection.py, being merged): SSLSocket and
-# SSLObject are thin subclasses of the stdlib's classes; MemoryBIO and
-# SSLSession are C types from tlsctx._tlsctx.  Adjust to the merged code;
-# until then stubtest reports these names as missing at runtime.
-# =================================================================================
+# ---- connection layer (tlsctx/_connection.py): SSLSocket and SSLObject are thin
+# subclasses of the stdlib's classes; MemoryBIO and SSLSession are C types.
 
 from ._tlsctx import MemoryBIO as MemoryBIO, SSLSession as SSLSession
 

@@ -112,7 +112,7 @@ class _SSLContext:
     def set_ciphersuites(self, ciphersuites: str, /) -> None: ...
     def set_client_sigalgs(self, sigalgslist: str, /) -> None: ...
     def set_server_sigalgs(self, sigalgslist: str, /) -> None: ...
-    # ==== connection layer (see the section at the end of this file) ====
+    # connection layer: see the section at the end of this file
     def _wrap_socket(
         self,
         sock: Any,
@@ -264,12 +264,8 @@ ALERT_DESCRIPTION_UNSUPPORTED_CERTIFICATE: Final[int]
 ALERT_DESCRIPTION_UNSUPPORTED_EXTENSION: Final[int]
 ALERT_DESCRIPTION_USER_CANCELLED: Final[int]
 
-# =================================================================================
-# Connection layer (tlsctx/_connection.py and src/connection.c, being merged):
-# the C types behind tlsctx.MemoryBIO and tlsctx.SSLSession, modelled on the
-# stdlib's _ssl.  Adjust to the merged code; stubtest reports these as missing
-# at runtime until then.
-# =================================================================================
+# ---- connection layer (src/connection.c): the C types behind tlsctx.MemoryBIO
+# and tlsctx.SSLSession, modelled on the stdlib's _ssl.
 
 @final
 class MemoryBIO:
