@@ -175,6 +175,15 @@ class Pki:
         self.no_ku_file = self.write("root-no-ku.pem", self.root_no_ku.pem)
         self.crl_file = self.write("root+crl.pem", self.root.pem + crl_of(self.root,
                                                                          [leaves["revoked"]]))
+        self.other_root_file = self.write("other-root.pem", self.other_root.pem)
+        # leaf-only: OpenSSL completes the chain a server sends from its store
+        self.leaf_only_file = self.write("leaf-only.pem", leaves["under_inter"].key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption()) + leaves["under_inter"].pem)
+        # CAs in no particular order, the root among them
+        cas = [issue("Fire CA %02d" % i, ca=True, san=None) for i in (7, 3, 9, 1, 5)]
+        self.many_cas = self.write("many.pem", b"".join(c.pem for c in cas[:3]) + self.root.pem
+                                   + b"".join(c.pem for c in cas[3:]))
         self.crl_chain_file = self.write(
             "root+inter+crl.pem", self.root.pem + self.inter.pem + crl_of(self.root))
 
@@ -940,9 +949,7 @@ def test_capath_lookups_counted_like_stdlib(pki, tmp_path, side, layout):
     however many handshakes), and a bystander context with the same trust
     reports what it did before."""
     capath = make_capath(tmp_path / "capath", pki.cafile, pki.inter_file)
-    extra = pki.other_root_file if hasattr(pki, "other_root_file") else None
-    if extra is None:
-        pki.other_root_file = extra = pki.write("other-root.pem", pki.other_root.pem)
+    extra = pki.other_root_file
 
     def load(ctx):
         if layout == "capath":
@@ -971,9 +978,7 @@ def test_capath_lookups_counted_like_stdlib(pki, tmp_path, side, layout):
             # a leaf-only certificate file: OpenSSL completes the chain it
             # sends from the store, looking the intermediate up
             used = mod.SSLContext(mod.PROTOCOL_TLS_SERVER)
-            used.load_cert_chain(pki.write("leaf-only.pem", open(pki.files["under_inter"], "rb")
-                                           .read().split(b"-----END CERTIFICATE-----")[0]
-                                           + b"-----END CERTIFICATE-----\n"))
+            used.load_cert_chain(pki.leaf_only_file)
             load(used)
             peer = plain_client(ssl, pki.cafile)
             contexts = (peer, used)
@@ -1018,20 +1023,12 @@ def test_capath_context_after_handshake_loads_more(pki, tmp_path):
     assert mine[3][-1] == "certificate revoked"
 
 
-def many_cas_file(pki):
-    if not hasattr(pki, "many_cas"):
-        cas = [issue("Fire CA %02d" % i, ca=True, san=None) for i in (7, 3, 9, 1, 5)]
-        pki.many_cas = pki.write("many.pem", b"".join(c.pem for c in cas[:3]) + pki.root.pem
-                                 + b"".join(c.pem for c in cas[3:]))
-    return pki.many_cas
-
-
 @pytest.mark.parametrize("side", ["client", "server"])
 def test_get_ca_certs_order_after_handshake(pki, side):
     """The first look-up sorts the store: the used context's get_ca_certs
     order after a handshake is the stdlib's after the same handshake, and
     other contexts with the same trust keep the stdlib's fresh order."""
-    cafile = many_cas_file(pki)
+    cafile = pki.many_cas
 
     def run(mod):
         def new():
@@ -1065,7 +1062,7 @@ def test_get_ca_certs_order_after_handshake(pki, side):
 
 def test_get_ca_certs_order_when_loading_after_handshake(pki):
     """Loading more after the sorting handshake: the order the stdlib gives."""
-    cafile = many_cas_file(pki)
+    cafile = pki.many_cas
 
     def run(mod):
         ctx = mod.SSLContext(mod.PROTOCOL_TLS_CLIENT)
@@ -1077,3 +1074,67 @@ def test_get_ca_certs_order_when_loading_after_handshake(pki):
         return first, ctx.get_ca_certs(), ctx.cert_store_stats()
 
     assert run(tlsctx) == run(ssl)
+
+
+@pytest.mark.parametrize("case", ["server sends a full chain", "psk only", "handshake refused"])
+def test_get_ca_certs_order_when_nothing_is_looked_up(pki, case):
+    """A handshake that never consults the store (a server that neither
+    verifies a client nor completes its chain from the store; a PSK
+    handshake; a handshake refused before any certificate) leaves the order
+    get_ca_certs reports as it was, as in the stdlib."""
+    def run(mod):
+        if case == "server sends a full chain":
+            used = plain_server(mod, pki.files["under_inter"])   # leaf + intermediate
+            used.load_verify_locations(pki.many_cas)
+            contexts = (plain_client(ssl, pki.cafile), used)
+        elif case == "psk only":
+            used = psk_scenario("TLSv1_2")(mod, "client")
+            used.load_verify_locations(pki.many_cas)
+            contexts = (used, psk_scenario("TLSv1_2")(ssl, "server"))
+        else:
+            used = plain_client(mod, pki.many_cas)
+            used.minimum_version = mod.TLSVersion.TLSv1_3
+            server = plain_server(ssl, pki.files["good"])
+            server.maximum_version = ssl.TLSVersion.TLSv1_2
+            contexts = (used, server)
+        before = used.get_ca_certs()
+        box = handshake(*contexts, hostname=None if case == "psk only" else "localhost")
+        return box["client"][0], box["server"][0], before, used.get_ca_certs()
+
+    mine, theirs = run(tlsctx), run(ssl)
+    assert mine == theirs
+    assert mine[2] == mine[3]
+    assert mine[:2] == (("raise", "raise") if case == "handshake refused" else ("ok", "ok"))
+
+
+def test_sni_switch_to_a_verifying_context(pki):
+    """The SNI callback moves the connection to another context, whose store
+    the client certificate is then verified with: that store is sorted as the
+    stdlib's is; the first context's, and another context with the same
+    trust, are not touched."""
+    def run(mod):
+        def verifying():
+            ctx = plain_server(mod, pki.files["other_name"])
+            ctx.verify_mode = mod.CERT_REQUIRED
+            ctx.load_verify_locations(pki.many_cas)
+            return ctx
+
+        target, bystander = verifying(), verifying()
+
+        def callback(sslobj, name, context):
+            sslobj.context = target
+
+        front = sni_server(mod, pki, callback)
+        front.verify_mode = mod.CERT_REQUIRED   # the SSL keeps the first context's mode
+        front.load_verify_locations(pki.many_cas)
+        client = plain_client(ssl, pki.cafile)
+        client.load_cert_chain(pki.files["client"])
+        before = target.get_ca_certs()
+        box = handshake(client, front, hostname="other.example", server_info=peer_subject)
+        return (box["client"], box["server"], before, target.get_ca_certs(),
+                front.get_ca_certs(), bystander.get_ca_certs())
+
+    mine, theirs = run(tlsctx), run(ssl)
+    assert mine == theirs
+    assert mine[1] == ("ok", "CN=client.example")
+    assert mine[2] != mine[3] and mine[4] == mine[5] == mine[2]
