@@ -285,5 +285,10 @@ int tlsctx_trust_set_default_paths(tlsctx_context *self);
 int tlsctx_trust_set_verify_flags(tlsctx_context *self, unsigned long wanted);
 /* Before a connection verifies through the store: lookups must not leak. */
 int tlsctx_trust_prepare_for_handshake(tlsctx_context *self);
+/* A private copy of a shared, unsorted store for one connection to verify
+ * with (NULL without an exception when none is needed), and what to do once
+ * a look-up has sorted it (see trustcache.c). */
+X509_STORE *tlsctx_trust_new_probe(tlsctx_context *self);
+int tlsctx_trust_probe_sorted(tlsctx_context *self, X509_STORE *source, X509_STORE *probe);
 
 #endif /* TLSCTX_H */

@@ -782,9 +782,11 @@ store_key(unsigned long flags, PyObject *recipe)
 
 /* Point the context at the shared store for (flags, recipe), building it on a
  * miss (from the context's present store when `base_len` items of the recipe
- * are what it holds, see build_store); the recipe becomes the context's. */
+ * are what it holds, see build_store) unless `ready` is that store already;
+ * the recipe becomes the context's. */
 static int
-use_store(tlsctx_context *self, unsigned long flags, PyObject *recipe, Py_ssize_t base_len)
+use_store(tlsctx_context *self, unsigned long flags, PyObject *recipe, Py_ssize_t base_len,
+          X509_STORE *ready)
 {
     tlsctx_state *state = self->state;
     tlsctx_trust_cache *cache = get_cache(state);
@@ -797,10 +799,18 @@ use_store(tlsctx_context *self, unsigned long flags, PyObject *recipe, Py_ssize_
         if (PyErr_Occurred()) {
             goto error;
         }
-        X509_STORE *store = build_store(state, flags, recipe, SSL_CTX_get_cert_store(self->ctx),
-                                        base_len);
-        if (store == NULL) {
-            goto error;
+        X509_STORE *store = ready;
+        if (store != NULL) {
+            if (!X509_STORE_up_ref(store)) {
+                tlsctx_set_ssl_error(state, NULL);
+                goto error;
+            }
+        }
+        else {
+            store = build_store(state, flags, recipe, SSL_CTX_get_cert_store(self->ctx), base_len);
+            if (store == NULL) {
+                goto error;
+            }
         }
         capsule = PyCapsule_New(store, STORE_CAPSULE, store_capsule_destructor);
         if (capsule == NULL) {
@@ -921,7 +931,8 @@ add_items(tlsctx_context *self, PyObject *items)
     }
     int rc = 0;
     if (PyList_GET_SIZE(recipe) != PyList_GET_SIZE(self->trust_recipe)) {
-        rc = use_store(self, current_flags(self), recipe, PyList_GET_SIZE(self->trust_recipe));
+        rc = use_store(self, current_flags(self), recipe, PyList_GET_SIZE(self->trust_recipe),
+                       NULL);
     }
     Py_DECREF(recipe);
     return rc;
@@ -1049,7 +1060,8 @@ tlsctx_trust_set_verify_flags(tlsctx_context *self, unsigned long wanted)
     }
     unsigned long result = X509_VERIFY_PARAM_get_flags(scratch);
     X509_VERIFY_PARAM_free(scratch);
-    return use_store(self, result, self->trust_recipe, PyList_GET_SIZE(self->trust_recipe));
+    return use_store(self, result, self->trust_recipe, PyList_GET_SIZE(self->trust_recipe),
+                     NULL);
 }
 
 int
@@ -1070,28 +1082,69 @@ tlsctx_trust_prepare_for_handshake(tlsctx_context *self)
             break;
         }
     }
-    if (has_lookups) {
-        X509_STORE *store = build_store(self->state, current_flags(self), recipe, NULL, 0);
-        if (store == NULL) {
-            return -1;
-        }
-        SSL_CTX_set_cert_store(self->ctx, store);  /* takes ownership */
-        Py_CLEAR(self->trust_recipe);
-        return 0;
+    if (!has_lookups) {
+        return 0;  /* but see tlsctx_trust_new_probe */
     }
-    /* The first look-up of a verification sorts the store's object list, as
-     * the stdlib's own store is sorted by its first handshake. Move to the
-     * sorted variant (shared as well) beforehand, so that this handshake
-     * leaves the order other contexts see untouched. */
-    X509_STORE *store = SSL_CTX_get_cert_store(self->ctx);
-    if (!X509_STORE_lock(store)) {
-        tlsctx_set_ssl_error(self->state, NULL);
+    X509_STORE *store = build_store(self->state, current_flags(self), recipe, NULL, 0);
+    if (store == NULL) {
         return -1;
     }
-    STACK_OF(X509_OBJECT) *objects = X509_STORE_get0_objects(store);
-    int needs_sort = sk_X509_OBJECT_num(objects) > 1 && !sk_X509_OBJECT_is_sorted(objects);
-    X509_STORE_unlock(store);
-    if (!needs_sort) {
+    SSL_CTX_set_cert_store(self->ctx, store);  /* takes ownership */
+    Py_CLEAR(self->trust_recipe);
+    return 0;
+}
+
+/* The first look-up of a verification sorts the store's object list: the
+ * stdlib's store is sorted by the first handshake that consults it (one that
+ * verifies a peer or completes the chain it sends), and not by others. A
+ * shared store must stay as it is for the other contexts, so while the
+ * context's store is shared and unsorted, a connection verifies with a
+ * "probe": a store of its own holding the same objects, in the same order,
+ * with the same flags. A new probe, or NULL (no exception) when the context's
+ * store will do, or NULL with an exception. */
+X509_STORE *
+tlsctx_trust_new_probe(tlsctx_context *self)
+{
+    if (self->trust_recipe == NULL) {
+        return NULL;  /* private: sorted in place, as the stdlib's */
+    }
+    X509_STORE *base = SSL_CTX_get_cert_store(self->ctx);
+    if (!X509_STORE_lock(base)) {
+        tlsctx_set_ssl_error(self->state, NULL);
+        return NULL;
+    }
+    STACK_OF(X509_OBJECT) *objects = X509_STORE_get0_objects(base);
+    int needed = sk_X509_OBJECT_num(objects) > 1 && !sk_X509_OBJECT_is_sorted(objects);
+    X509_STORE_unlock(base);
+    if (!needed) {
+        return NULL;
+    }
+    X509_STORE *probe = X509_STORE_new();
+    int copied = -1;
+    if (probe != NULL && force_flags(X509_STORE_get0_param(probe), current_flags(self))) {
+        copied = copy_unsorted_objects(base, probe);
+    }
+    if (copied != 1) {
+        X509_STORE_free(probe);
+        if (copied < 0) {
+            tlsctx_set_ssl_error(self->state, NULL);
+        }
+        return NULL;
+    }
+    return probe;
+}
+
+/* A look-up sorted `probe`, made from `source`: the stdlib's store would be
+ * sorted now, so the context moves to the sorted variant of its trust
+ * (shared as well), unless its trust changed since. The probe is that
+ * variant (same objects, sorted the same way, same flags): on a cache miss
+ * it becomes the shared store, and the OpenSSL error queue, which holds the
+ * outcome of the call just made, is left alone. */
+int
+tlsctx_trust_probe_sorted(tlsctx_context *self, X509_STORE *source, X509_STORE *probe)
+{
+    PyObject *recipe = self->trust_recipe;
+    if (recipe == NULL || SSL_CTX_get_cert_store(self->ctx) != source) {
         return 0;
     }
     PyObject *sorted = PyList_GetSlice(recipe, 0, PY_SSIZE_T_MAX);
@@ -1100,7 +1153,7 @@ tlsctx_trust_prepare_for_handshake(tlsctx_context *self)
     }
     int rc = PyList_Append(sorted, Py_Ellipsis);
     if (rc == 0) {
-        rc = use_store(self, current_flags(self), sorted, PyList_GET_SIZE(recipe));
+        rc = use_store(self, current_flags(self), sorted, PyList_GET_SIZE(recipe), probe);
     }
     Py_DECREF(sorted);
     return rc;
