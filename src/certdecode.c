@@ -482,6 +482,15 @@ asn1obj_tuple(tlsctx_state *state, const ASN1_OBJECT *obj)
     return Py_BuildValue("(isss#)", nid, OBJ_nid2sn(nid), OBJ_nid2ln(nid), oid, (Py_ssize_t)len);
 }
 
+/* txt2obj's and nid2obj's result; frees obj, which they looked up. */
+static PyObject *
+asn1obj_tuple_freeing(PyObject *module, ASN1_OBJECT *obj)
+{
+    PyObject *result = asn1obj_tuple(tlsctx_get_state(module), obj);
+    ASN1_OBJECT_free(obj);
+    return result;
+}
+
 static PyObject *
 txt2obj(PyObject *module, PyObject *args, PyObject *kwargs)
 {
@@ -511,9 +520,7 @@ txt2obj(PyObject *module, PyObject *args, PyObject *kwargs)
         PyErr_Format(PyExc_ValueError, "unknown object '%.100s'", txt);
         return NULL;
     }
-    PyObject *result = asn1obj_tuple(tlsctx_get_state(module), obj);
-    ASN1_OBJECT_free(obj);
-    return result;
+    return asn1obj_tuple_freeing(module, obj);
 }
 
 static PyObject *
@@ -533,9 +540,7 @@ nid2obj(PyObject *module, PyObject *arg)
         PyErr_Format(PyExc_ValueError, "unknown NID %i", nid);
         return NULL;
     }
-    PyObject *result = asn1obj_tuple(tlsctx_get_state(module), obj);
-    ASN1_OBJECT_free(obj);
-    return result;
+    return asn1obj_tuple_freeing(module, obj);
 }
 
 
