@@ -485,6 +485,7 @@ def test_create_default_context(purpose):
     assert mine == theirs
 
 
+@pytest.mark.same_openssl  # store order is the linked OpenSSL's
 def test_create_default_context_with_ca_material(ca_material):
     for kwargs in ({"cafile": str(ca_material["bundle"])}, {"capath": str(ca_material["capath"])},
                    {"cadata": ca_material["pem"]}, {"cadata": ca_material["der"]}):
