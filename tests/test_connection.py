@@ -683,3 +683,32 @@ def test_errors_are_caught_as_stdlib_errors(certs):
         client.read(1)
     assert info.value.errno == ssl.SSL_ERROR_WANT_READ
     assert isinstance(info.value, tlsctx.SSLWantReadError)
+
+
+@pytest.mark.parametrize("verify", [False, True])
+def test_get_server_certificate_like_stdlib(certs, verify):
+    """The module-level helper returns the stdlib's PEM for the same server,
+    unverified or checked against ca_certs."""
+    kwargs = {"ca_certs": certs.cafile} if verify else {}
+    with TLSServer(server_context(ssl, certs)) as srv:
+        mine = tlsctx.get_server_certificate(srv.address, timeout=10, **kwargs)
+    with TLSServer(server_context(ssl, certs)) as srv:
+        theirs = ssl.get_server_certificate(srv.address, timeout=10, **kwargs)
+    assert mine == theirs and mine.startswith("-----BEGIN CERTIFICATE-----\n")
+
+
+def test_get_server_certificate_untrusted_like_stdlib(certs):
+    with TLSServer(server_context(ssl, certs)) as srv:
+        with pytest.raises(tlsctx.SSLCertVerificationError) as mine:
+            tlsctx.get_server_certificate(srv.address, ca_certs=_other_ca(certs))
+    with TLSServer(server_context(ssl, certs)) as srv:
+        with pytest.raises(ssl.SSLCertVerificationError) as theirs:
+            ssl.get_server_certificate(srv.address, ca_certs=_other_ca(certs))
+    assert (mine.value.verify_code, mine.value.verify_message) == \
+        (theirs.value.verify_code, theirs.value.verify_message)
+
+
+def _other_ca(certs):
+    path = os.path.join(certs.dir, "other-ca.pem")
+    certs.other_ca.cert_pem.write_to_path(path)
+    return path

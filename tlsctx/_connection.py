@@ -91,19 +91,13 @@ class SSLSocket(_Stdlib313, _stdlib_ssl.SSLSocket):
         return super().recv_into(buffer, nbytes, flags)
 
 
-def _der_to_pem(der):
-    import base64
-    body = base64.standard_b64encode(der).decode("ascii")
-    lines = [body[i:i + 64] for i in range(0, len(body), 64)]
-    return "-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n"
-
-
 def get_server_certificate(addr, ssl_version=None, ca_certs=None,
                            timeout=_socket._GLOBAL_DEFAULT_TIMEOUT):
     """Fetch the certificate of the server at `addr` (host, port) as PEM.
 
     With `ca_certs` the certificate is verified against those CAs first."""
-    from . import PROTOCOL_TLS_CLIENT, CERT_NONE, CERT_REQUIRED, _create_stdlib_context
+    from . import (PROTOCOL_TLS_CLIENT, CERT_NONE, CERT_REQUIRED, DER_cert_to_PEM_cert,
+                   _create_stdlib_context)
     host, _port = addr
     context = _create_stdlib_context(
         PROTOCOL_TLS_CLIENT if ssl_version is None else ssl_version,
@@ -112,4 +106,4 @@ def get_server_certificate(addr, ssl_version=None, ca_certs=None,
     with _socket.create_connection(addr, timeout=timeout) as sock:
         with context.wrap_socket(sock, server_hostname=host) as sslsock:
             der = sslsock.getpeercert(True)
-    return _der_to_pem(der)
+    return DER_cert_to_PEM_cert(der)
