@@ -315,11 +315,13 @@ def test_non_blocking_handshake_and_read(certs):
                     pass
             conn.close()
         outcomes[name] = (wants, read_error, got)
-    # how often each side had to wait depends on timing: compare the kinds
+    # how often each side had to wait depends on timing (a descheduled client
+    # can find the whole server flight waiting and never wait at all):
+    # compare the kinds of wait, which must be one and the same
     def want_reads(name):
         return {w for w in outcomes[name][0] if w[0] == "SSLWantReadError"}
 
-    assert len(want_reads("tlsctx")) == 1 and want_reads("tlsctx") == want_reads("stdlib")
+    assert len(want_reads("tlsctx") | want_reads("stdlib")) <= 1
     assert outcomes["tlsctx"][1:] == outcomes["stdlib"][1:]
     assert outcomes["tlsctx"][1][0] == "SSLWantReadError"
 
