@@ -80,7 +80,6 @@ module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(state->SSLCertVerificationError);
     Py_VISIT(state->lib_names);
     Py_VISIT(state->reason_names);
-    Py_VISIT(state->str_filename);
     return 0;
 }
 
@@ -101,7 +100,6 @@ module_clear(PyObject *module)
     Py_CLEAR(state->SSLCertVerificationError);
     Py_CLEAR(state->lib_names);
     Py_CLEAR(state->reason_names);
-    Py_CLEAR(state->str_filename);
     return 0;
 }
 

@@ -54,9 +54,6 @@ typedef struct {
 
     /* Parsed trust sources and the X509_STOREs shared between contexts. */
     tlsctx_trust_cache *trust_cache;
-
-    /* Python-level helpers, looked up lazily (names are interned) */
-    PyObject *str_filename;
 } tlsctx_state;
 
 extern PyModuleDef tlsctx_module_def;
@@ -139,7 +136,6 @@ typedef struct {
     PyObject *sni_callback;
     PyObject *psk_client_callback;
     PyObject *psk_server_callback;
-    PyObject *msg_callback;
     PyObject *keylog_filename;
     BIO *keylog_bio;
     unsigned char *alpn_protocols;
