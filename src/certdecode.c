@@ -332,6 +332,19 @@ done:
 
 /* ---- authority information access, CRL distribution points ---------------- */
 
+/* Append a URI as str to *list; on failure drop the list (*list = NULL),
+ * leaving the exception set, so the caller's loop stops. */
+static void
+append_uri(PyObject **list, const ASN1_STRING *uri)
+{
+    PyObject *text = PyUnicode_DecodeUTF8((const char *)ASN1_STRING_get0_data(uri),
+                                          ASN1_STRING_length(uri), NULL);
+    if (text == NULL || PyList_Append(*list, text) < 0) {
+        Py_CLEAR(*list);
+    }
+    Py_XDECREF(text);
+}
+
 /* The URIs of the AIA entries with access method `nid`, or None. */
 static PyObject *
 aia_uris(X509 *cert, int nid)
@@ -346,13 +359,7 @@ aia_uris(X509 *cert, int nid)
         if (OBJ_obj2nid(ad->method) != nid || ad->location->type != GEN_URI) {
             continue;
         }
-        const ASN1_STRING *uri = ad->location->d.uniformResourceIdentifier;
-        PyObject *text = PyUnicode_DecodeUTF8((const char *)ASN1_STRING_get0_data(uri),
-                                              ASN1_STRING_length(uri), NULL);
-        if (text == NULL || PyList_Append(list, text) < 0) {
-            Py_CLEAR(list);
-        }
-        Py_XDECREF(text);
+        append_uri(&list, ad->location->d.uniformResourceIdentifier);
     }
     AUTHORITY_INFO_ACCESS_free(aia);
     return tuple_or_none(list);
@@ -380,13 +387,7 @@ crl_distribution_points(X509 *cert)
             if (gn->type != GEN_URI) {
                 continue;
             }
-            const ASN1_STRING *uri = gn->d.uniformResourceIdentifier;
-            PyObject *text = PyUnicode_DecodeUTF8((const char *)ASN1_STRING_get0_data(uri),
-                                                  ASN1_STRING_length(uri), NULL);
-            if (text == NULL || PyList_Append(list, text) < 0) {
-                Py_CLEAR(list);
-            }
-            Py_XDECREF(text);
+            append_uri(&list, gn->d.uniformResourceIdentifier);
         }
     }
     CRL_DIST_POINTS_free(points);

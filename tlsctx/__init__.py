@@ -112,6 +112,19 @@ def get_default_verify_paths():
                               *parts)
 
 
+def _protocol_list_wire(protocols, kind):
+    """ALPN/NPN protocol names in wire format: each name ASCII, 1 to 255
+    bytes, prefixed with its length."""
+    wire = bytearray()
+    for protocol in protocols:
+        encoded = bytes(protocol, "ascii")
+        if len(encoded) == 0 or len(encoded) > 255:
+            raise SSLError("%s protocols must be 1 to 255 in length" % kind)
+        wire.append(len(encoded))
+        wire.extend(encoded)
+    return wire
+
+
 class SSLContext(_SSLContext):
     """A collection of TLS settings and trust, compatible with ssl.SSLContext."""
 
@@ -153,13 +166,7 @@ class SSLContext(_SSLContext):
                       DeprecationWarning, stacklevel=2)
         # As the stdlib: validate, then fail on the C method that OpenSSL 3
         # builds no longer have (AttributeError, like ssl's).
-        wire = bytearray()
-        for protocol in npn_protocols:
-            encoded = bytes(protocol, "ascii")
-            if len(encoded) == 0 or len(encoded) > 255:
-                raise SSLError("NPN protocols must be 1 to 255 in length")
-            wire.append(len(encoded))
-            wire.extend(encoded)
+        wire = _protocol_list_wire(npn_protocols, "NPN")  # validated before the lookup fails
         self._set_npn_protocols(wire)
 
     def set_servername_callback(self, server_name_callback):
@@ -176,14 +183,7 @@ class SSLContext(_SSLContext):
         self.sni_callback = shim_cb
 
     def set_alpn_protocols(self, alpn_protocols):
-        wire = bytearray()
-        for protocol in alpn_protocols:
-            encoded = bytes(protocol, "ascii")
-            if len(encoded) == 0 or len(encoded) > 255:
-                raise SSLError("ALPN protocols must be 1 to 255 in length")
-            wire.append(len(encoded))
-            wire.extend(encoded)
-        self._set_alpn_protocols(wire)
+        self._set_alpn_protocols(_protocol_list_wire(alpn_protocols, "ALPN"))
 
     def _load_windows_store_certs(self, storename, purpose):
         raise NotImplementedError("the Windows certificate stores are not available here")
