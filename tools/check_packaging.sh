@@ -92,18 +92,5 @@ print("python -m tlsctx --json: %d keys" % len(report))' "$work/main.json"
     echo "=== CPython $version: packaging OK ==="
 }
 
-# One interpreter per child process, so that `set -e` applies inside it.
-if [ "${1:-}" = "--one" ]; then
-    check_one "$2"
-    exit
-fi
-
-failed=()
-for py in "$@"; do
-    bash "$0" --one "$py" || failed+=("$py")
-done
-if [ ${#failed[@]} -gt 0 ]; then
-    echo "packaging: FAILED with ${failed[*]}" >&2
-    exit 1
-fi
-echo "packaging: OK with $*"
+LABEL=packaging
+source "$ROOT/tools/each-python.sh"

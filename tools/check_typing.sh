@@ -31,18 +31,5 @@ check_one() {
     echo "=== CPython $version: typing OK ==="
 }
 
-# One interpreter per child process, so that `set -e` applies inside it.
-if [ "${1:-}" = "--one" ]; then
-    check_one "$2"
-    exit
-fi
-
-failed=()
-for py in "$@"; do
-    bash "$0" --one "$py" || failed+=("$py")
-done
-if [ ${#failed[@]} -gt 0 ]; then
-    echo "typing: FAILED with ${failed[*]}" >&2
-    exit 1
-fi
-echo "typing: OK with $*"
+LABEL=typing
+source "$ROOT/tools/each-python.sh"
