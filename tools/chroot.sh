@@ -62,11 +62,8 @@ make_chroot() {
     rm -rf --one-file-system "$dir" "$dir.new"
     mkdir -p "$BASE"
     echo "chroot: debootstrap $suite into $dir"
-    # sid is signed by the newest release keys, which an older host keyring may
-    # lack: the archive's signature is then not checked for sid (the packages'
-    # hashes still are, against the Release file).
+    # The host's archive keyring checks both suites' Release files.
     local keyopt=(--keyring=/usr/share/keyrings/debian-archive-keyring.gpg)
-    [ "$suite" = sid ] && keyopt=(--no-check-gpg)
     debootstrap --variant=minbase "${keyopt[@]}" --include="$(echo "$want" | tr ' ' ,)" \
         "$suite" "$dir.new" "$(mirror)" > "$BASE/$suite.log" 2>&1 \
         || { tail -20 "$BASE/$suite.log" >&2; return 1; }
