@@ -29,6 +29,8 @@ DOCUMENTED_DIFFERENCES = {
     "HAS_PSK_TLS13": ((3, 15), "constant added to ssl in 3.15"),
     "create_default_context.verify_flags": (
         (3, 13), "3.13 adds VERIFY_X509_PARTIAL_CHAIN and VERIFY_X509_STRICT"),
+    "distrusted_spki": ((3, 14), "3.14 rejects a chain holding a certificate whose key is on "
+                                 "_ssl's distrusted list (gh-160040): verify_code 28"),
     "options.setter": ((3, 12), "options became 64-bit in 3.12: unsigned 64-bit parsing, "
                                 "OverflowError for negative values"),
 }
