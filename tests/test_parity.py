@@ -31,6 +31,8 @@ DOCUMENTED_DIFFERENCES = {
         (3, 13), "3.13 adds VERIFY_X509_PARTIAL_CHAIN and VERIFY_X509_STRICT"),
     "distrusted_spki": ((3, 14), "3.14 rejects a chain holding a certificate whose key is on "
                                  "_ssl's distrusted list (gh-160040): verify_code 28"),
+    "eof_remembered": ((3, 14), "3.14 raises SSLEOFError again from every read, write, "
+                                "sendfile and handshake after the first one (gh-148292)"),
     "options.setter": ((3, 12), "options became 64-bit in 3.12: unsigned 64-bit parsing, "
                                 "OverflowError for negative values"),
 }
