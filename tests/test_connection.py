@@ -5,6 +5,7 @@ client (or server) and the outcomes are compared."""
 import os
 import re
 import select
+import signal
 import shutil
 import socket
 import ssl
@@ -895,3 +896,107 @@ def test_eof_is_remembered(certs, tmp_path):
         assert outcomes["stdlib"] == expected["stdlib"]
     else:
         print("stdlib %s before gh-148292: %r" % (sys.version.split()[0], outcomes["stdlib"]))
+
+
+# ---- where the running ssl.py is older than the newest ------------------------------------------
+
+# CPython 3.14's SSLObject parameter checks (_check_sslobject_params), which
+# SSLSocket already had: what 3.15.2 raises for each.
+SSLOBJECT_PARAMS_315 = {
+    "server_side with server_hostname": ("ValueError",
+                                         "server_hostname can only be specified in client mode"),
+    "server_side with session": ("ValueError", "session can only be specified in client mode"),
+    "check_hostname without server_hostname": ("ValueError",
+                                               "check_hostname requires server_hostname"),
+    "check_hostname with an empty server_hostname": ("ValueError",
+                                                     "check_hostname requires server_hostname"),
+}
+
+
+@pytest.mark.parametrize("case", list(SSLOBJECT_PARAMS_315))
+def test_wrap_bio_parameter_checks(case):
+    def attempt(mod):
+        server = mod.SSLContext(mod.PROTOCOL_TLS_SERVER)
+        client = mod.SSLContext(mod.PROTOCOL_TLS_CLIENT)
+        bios = (ssl.MemoryBIO(), ssl.MemoryBIO())
+        try:
+            if case == "server_side with server_hostname":
+                server.wrap_bio(*bios, server_side=True, server_hostname="example.org")
+            elif case == "server_side with session":
+                server.wrap_bio(*bios, server_side=True, session=object())
+            elif case == "check_hostname without server_hostname":
+                client.wrap_bio(*bios)
+            else:
+                client.wrap_bio(*bios, server_hostname="")
+        except Exception as exc:  # noqa: BLE001 - the exception is the outcome
+            return type(exc).__name__, message(exc)
+        return "ok"
+    assert attempt(tlsctx) == SSLOBJECT_PARAMS_315[case]
+    if not differs_here("SSLObject._create"):
+        assert attempt(ssl) == SSLOBJECT_PARAMS_315[case]
+    else:
+        assert attempt(ssl) != SSLOBJECT_PARAMS_315[case]
+
+
+def open_fds():
+    return len(os.listdir("/proc/self/fd"))
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def interrupted_handshake(mod, certs):
+    """wrap_socket() against a peer that never answers, interrupted by a
+    signal handler's exception: whether the new socket's descriptor is still
+    open while the exception (and its traceback) is alive."""
+    listener = socket.create_server((HOST, 0))
+    accepted, release = [], threading.Event()
+
+    def accept():
+        conn, _ = listener.accept()
+        accepted.append(conn)
+        release.wait(10)
+
+    thread = threading.Thread(target=accept)
+    thread.start()
+
+    def on_alarm(signum, frame):
+        raise _Interrupted("handshake interrupted")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    before = open_fds()
+    raw = socket.create_connection(listener.getsockname())
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.3)
+        client_context(mod, certs).wrap_socket(raw, server_hostname="localhost")
+    except _Interrupted as exc:
+        leaked = open_fds() - before - len(accepted)
+        # close what an old ssl.py left open: the SSLSocket in _create's frame
+        tb = exc.__traceback__
+        while tb is not None:
+            orphan = tb.tb_frame.f_locals.get("self")
+            if isinstance(orphan, socket.socket):
+                orphan.close()
+            tb = tb.tb_next
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        release.set()
+        thread.join()
+        for conn in accepted:
+            conn.close()
+        listener.close()
+        raw.close()
+    return leaked
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts descriptors in /proc")
+def test_failed_handshake_on_connect_closes_the_socket(certs):
+    """An exception other than OSError/ValueError out of the handshake that
+    wrap_socket() runs (here a signal handler's): the new SSLSocket is closed
+    before the exception propagates, as 3.13+ do; 3.10-3.12's ssl.py left
+    its descriptor open."""
+    assert interrupted_handshake(tlsctx, certs) == 0
+    stdlib_leaks = interrupted_handshake(ssl, certs)
+    assert stdlib_leaks == (1 if differs_here("SSLSocket._create") else 0)

@@ -33,6 +33,10 @@ DOCUMENTED_DIFFERENCES = {
                                  "_ssl's distrusted list (gh-160040): verify_code 28"),
     "eof_remembered": ((3, 14), "3.14 raises SSLEOFError again from every read, write, "
                                 "sendfile and handshake after the first one (gh-148292)"),
+    "SSLObject._create": ((3, 14), "3.14 checks wrap_bio()'s server_side/server_hostname/session "
+                                   "and check_hostname before wrapping, as wrap_socket() does"),
+    "SSLSocket._create": ((3, 13), "3.13 closes the new SSLSocket whatever its handshake on "
+                                   "connect raises; older ones only for OSError/ValueError"),
     "options.setter": ((3, 12), "options became 64-bit in 3.12: unsigned 64-bit parsing, "
                                 "OverflowError for negative values"),
 }
