@@ -2,6 +2,7 @@
 the stdlib, tlsctx itself and `openssl s_server` / `s_client`.  Where a
 result can be asked of the stdlib, the same scenario is run with a stdlib
 client (or server) and the outcomes are compared."""
+import errno
 import os
 import re
 import select
@@ -9,6 +10,7 @@ import signal
 import shutil
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 import threading
@@ -306,6 +308,45 @@ def test_old_ignore_eof_default_hides_truncation(certs):
                     except ssl.SSLError as exc:
                         seen[name] = (type(exc).__name__,)
     assert seen == {"stdlib": ("ok", b""), "tlsctx": ("SSLEOFError",)}
+
+
+def reset_after_reply(conn):
+    """Handler: answer, wait for the client's go-ahead, then reset the TCP
+    connection (SO_LINGER 0) instead of closing it."""
+    conn.recv(10)
+    conn.sendall(b"partial")
+    conn.recv(10)
+    raw = socket.socket(fileno=conn.detach())
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    raw.close()
+
+
+@pytest.mark.parametrize("suppress", [True, False])
+def test_peer_reset_mid_stream(certs, suppress):
+    """A TCP reset while reading raises ConnectionResetError, as 3.13+ do;
+    3.10-3.12 report it as an SSLEOFError (which suppress_ragged_eofs then
+    turns into b'')."""
+    outcomes = {}
+    for name, cmod in MODULES.items():
+        with TLSServer(server_context(ssl, certs), reset_after_reply) as srv:
+            with socket.create_connection(srv.address) as raw:
+                cctx = client_context(cmod, certs)
+                with cctx.wrap_socket(raw, server_hostname="localhost",
+                                      suppress_ragged_eofs=suppress) as conn:
+                    conn.sendall(b"go")
+                    got = conn.recv(100)
+                    conn.sendall(b"ok")
+                    try:
+                        result = ("ok", conn.recv(100))
+                    except OSError as exc:
+                        result = (type(exc).__name__, exc.errno)
+        outcomes[name] = (got, result)
+    assert outcomes["tlsctx"] == (b"partial", ("ConnectionResetError", errno.ECONNRESET))
+    if differs_here("peer_reset"):
+        assert outcomes["stdlib"] == (b"partial", ("ok", b"") if suppress
+                                      else ("SSLEOFError", ssl.SSL_ERROR_EOF))
+    else:
+        assert outcomes["stdlib"] == outcomes["tlsctx"]
 
 
 def test_clean_close_and_zero_return(certs):

@@ -37,6 +37,8 @@ DOCUMENTED_DIFFERENCES = {
                                    "and check_hostname before wrapping, as wrap_socket() does"),
     "SSLSocket._create": ((3, 13), "3.13 closes the new SSLSocket whatever its handshake on "
                                    "connect raises; older ones only for OSError/ValueError"),
+    "peer_reset": ((3, 13), "3.13 raises ConnectionResetError for a TCP reset while reading; "
+                            "3.10-3.12 raise SSLEOFError"),
     "options.setter": ((3, 12), "options became 64-bit in 3.12: unsigned 64-bit parsing, "
                                 "OverflowError for negative values"),
 }
