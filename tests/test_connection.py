@@ -987,10 +987,12 @@ class _Interrupted(Exception):
     pass
 
 
-def interrupted_handshake(mod, certs):
-    """wrap_socket() against a peer that never answers, interrupted by a
-    signal handler's exception: whether the new socket's descriptor is still
-    open while the exception (and its traceback) is alive."""
+def interrupted_handshake(mod, certs, how):
+    """wrap_socket() against a peer that never answers, failing with an
+    exception other than OSError/ValueError (a signal handler's during the
+    handshake, or the TypeError of a host name holding a NUL): whether the
+    new socket's descriptor is still open while the exception (and its
+    traceback) is alive."""
     listener = socket.create_server((HOST, 0))
     accepted, release = [], threading.Event()
 
@@ -1010,8 +1012,9 @@ def interrupted_handshake(mod, certs):
     raw = socket.create_connection(listener.getsockname())
     try:
         signal.setitimer(signal.ITIMER_REAL, 0.3)
-        client_context(mod, certs).wrap_socket(raw, server_hostname="localhost")
-    except _Interrupted as exc:
+        client_context(mod, certs).wrap_socket(
+            raw, server_hostname="localhost" if how == "signal" else "local\0host")
+    except (_Interrupted, TypeError) as exc:
         leaked = open_fds() - before - len(accepted)
         # close what an old ssl.py left open: the SSLSocket in _create's frame
         tb = exc.__traceback__
@@ -1033,11 +1036,12 @@ def interrupted_handshake(mod, certs):
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts descriptors in /proc")
-def test_failed_handshake_on_connect_closes_the_socket(certs):
-    """An exception other than OSError/ValueError out of the handshake that
-    wrap_socket() runs (here a signal handler's): the new SSLSocket is closed
-    before the exception propagates, as 3.13+ do; 3.10-3.12's ssl.py left
-    its descriptor open."""
-    assert interrupted_handshake(tlsctx, certs) == 0
-    stdlib_leaks = interrupted_handshake(ssl, certs)
+@pytest.mark.parametrize("how", ["signal", "host name"])
+def test_failed_wrap_socket_closes_the_socket(certs, how):
+    """An exception other than OSError/ValueError while wrap_socket() builds
+    the SSLSocket or runs its handshake: the new socket is closed before the
+    exception propagates, as 3.13+ do; 3.10-3.12's ssl.py left its
+    descriptor open."""
+    assert interrupted_handshake(tlsctx, certs, how) == 0
+    stdlib_leaks = interrupted_handshake(ssl, certs, how)
     assert stdlib_leaks == (1 if differs_here("SSLSocket._create") else 0)

@@ -94,24 +94,25 @@ class SSLSocket(_Stdlib313, _stdlib_ssl.SSLSocket):
         def _create(cls, sock, server_side=False, do_handshake_on_connect=True,
                     suppress_ragged_eofs=True, server_hostname=None,
                     context=None, session=None):
-            # the older stdlib builds and wraps; the handshake on connect
-            # runs here, so that any exception it raises closes the socket
-            self = super()._create(sock, server_side, False, suppress_ragged_eofs,
-                                   server_hostname, context, session)
-            self.do_handshake_on_connect = do_handshake_on_connect
-            if do_handshake_on_connect and self._connected:
-                try:
-                    if self.gettimeout() == 0.0:
-                        raise ValueError("do_handshake_on_connect should not be specified "
-                                         "for non-blocking sockets")
-                    self.do_handshake()
-                except BaseException:
-                    try:
-                        self.close()
-                    except OSError:
-                        pass
-                    raise
-            return self
+            try:
+                return super()._create(sock, server_side, do_handshake_on_connect,
+                                       suppress_ragged_eofs, server_hostname, context,
+                                       session)
+            except BaseException as exc:
+                # the older _create closed the new socket for OSError and
+                # ValueError only; it is the `self` of _create's frame
+                tb = exc.__traceback__
+                while tb is not None:
+                    orphan = tb.tb_frame.f_locals.get("self")
+                    if isinstance(orphan, cls):
+                        try:
+                            orphan.close()
+                        except OSError:
+                            pass
+                        break
+                    tb = tb.tb_next
+                del exc, tb
+                raise
 
     def _negotiated(self, query):
         self._checkClosed()
