@@ -239,3 +239,66 @@ def test_ordinary_chains_still_verify(tmp_path):
         sctx.load_cert_chain(str(served))
         assert handshake(cctx, sctx) == {"client": None, "server": None}, mod.__name__
 
+
+
+def leaf_without_aki(where):
+    """A CA and a leaf for localhost that lacks the authority key identifier
+    RFC 5280 requires (x509-limbo's rfc5280::aki::leaf-missing-aki)."""
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    leaf_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "tlsctx test AKI CA")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    start, end = now - datetime.timedelta(days=1), now + datetime.timedelta(days=30)
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+          .not_valid_before(start).not_valid_after(end)
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .add_extension(x509.KeyUsage(False, False, False, False, False, True, True,
+                                       False, False), critical=True)
+          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()),
+                         critical=False)
+          .sign(ca_key, hashes.SHA256()))
+    leaf = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "localhost")]))
+            .issuer_name(ca_name).public_key(leaf_key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(start).not_valid_after(end)
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]),
+                           critical=False)
+            .add_extension(x509.ExtendedKeyUsage([x509.ExtendedKeyUsageOID.SERVER_AUTH]),
+                           critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    pem = serialization.Encoding.PEM
+    ca_path, served = where / "aki-ca.pem", where / "aki-leaf.pem"
+    ca_path.write_bytes(ca.public_bytes(pem))
+    served.write_bytes(leaf_key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
+                                              serialization.NoEncryption())
+                       + leaf.public_bytes(pem))
+    return str(ca_path), str(served)
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_leaf_missing_aki(tmp_path, strict):
+    """create_default_context() verifies with VERIFY_X509_STRICT (3.13+), so
+    OpenSSL refuses a leaf without an authority key identifier; clearing the
+    flag accepts it.  Before 3.13 the stdlib's default context lacks the
+    flag (DOCUMENTED_DIFFERENCES["create_default_context.verify_flags"])."""
+    cafile, served = leaf_without_aki(tmp_path)
+
+    def verdict_of(mod, clear):
+        cctx = mod.create_default_context(cafile=cafile)
+        if clear:
+            cctx.verify_flags &= ~mod.VERIFY_X509_STRICT
+        sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        sctx.load_cert_chain(served)
+        return verdict(handshake(cctx, sctx)["client"])
+
+    mine = verdict_of(tlsctx, not strict)
+    if strict:
+        assert mine == ("SSLCertVerificationError", 85, "Missing Authority Key Identifier")
+    else:
+        assert mine == "ok"
+    if differs_here("create_default_context.verify_flags"):
+        assert verdict_of(ssl, False) == "ok"
+    else:
+        assert verdict_of(ssl, not strict) == mine
