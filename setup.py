@@ -26,6 +26,7 @@ SOURCES = [
     "src/certdecode.c",   # X509 -> dict, ASN1 objects
     "src/trustcache.c",   # shared, parsed trust sources
     "src/connection.c",   # the TLS connection, MemoryBIO, SSLSession
+    "src/distrust.c",     # verification rules of CPython 3.14+: distrusted keys
 ]
 DEPENDS = ["src/_tlsctx.h", "src/errtables.h", "src/glibc_compat.c"]
 

@@ -175,6 +175,8 @@ int tlsctx_setup_constants(PyObject *module, tlsctx_state *state);
 /* ---- context.c ------------------------------------------------------- */
 int tlsctx_setup_context_type(PyObject *module, tlsctx_state *state);
 int tlsctx_context_set_verify_mode(tlsctx_context *self, int mode);
+/* distrust.c: the verify callback every context installs (CPython 3.14+'s rules) */
+int tlsctx_verify_callback(int preverify_ok, X509_STORE_CTX *store_ctx);
 
 /* ---- context_endpoint.c --------------------------------------------- */
 /* Set up and release what the endpoint settings attach to an SSL_CTX. */

@@ -102,6 +102,8 @@ typedef struct {
     int server_side;
     int shutdown_seen_zero;
     int python_bio;            /* I/O calls back into Python: keep the GIL */
+    int eof_error;             /* an SSLEOFError was raised: every later I/O call
+                                * raises it again (CPython 3.14+, gh-148292) */
     X509_STORE *probe;         /* verify/chain store of the SSL while the context's is
                                 * shared and unsorted (tlsctx_trust_new_probe), or NULL */
     X509_STORE *probe_source;  /* the context's store the probe was checked against */
@@ -296,7 +298,14 @@ is_bio_like(PyObject *obj)
 
 /* ---- running one OpenSSL call -------------------------------------------- */
 
-enum io_op { OP_HANDSHAKE, OP_READ, OP_WRITE, OP_SHUTDOWN };
+enum io_op { OP_HANDSHAKE, OP_READ, OP_WRITE, OP_SHUTDOWN, OP_SENDFILE };
+
+/* OP_SENDFILE's arguments besides the size */
+typedef struct {
+    int fd;
+    off_t offset;
+    int flags;
+} sendfile_args;
 
 typedef struct {
     int ret;
@@ -395,6 +404,14 @@ ssl_call(tlsctx_connection *self, enum io_op op, void *buf, size_t len, io_resul
         r->ret = SSL_write_ex(ssl, buf, len, &r->count);
         r->failed = r->ret == 0;
         break;
+    case OP_SENDFILE: {
+        const sendfile_args *a = buf;
+        ossl_ssize_t sent = SSL_sendfile(ssl, a->fd, a->offset, len, a->flags);
+        r->failed = sent < 0;
+        r->ret = r->failed ? -1 : 1;
+        r->count = r->failed ? 0 : (size_t)sent;
+        break;
+    }
     case OP_SHUTDOWN:
         /* no read-ahead once the peer's close_notify is awaited, so that
          * cleartext following the shutdown stays in the socket (unwrap) */
@@ -447,8 +464,25 @@ raise_failure(tlsctx_connection *self, const io_result *r)
     }
     tlsctx_raise_connection_error(self->state, self->ssl, r->ssl_error, r->saved_errno,
                                   self->server_hostname, __FILE__, __LINE__);
+    if (PyErr_ExceptionMatches(self->state->SSLEOFError)) {
+        self->eof_error = 1;
+    }
     raise_stashed(self);
     return NULL;
+}
+
+/* After an SSLEOFError the connection is over: CPython 3.14+ answer every
+ * later handshake, read, write and sendfile with the same error, whatever
+ * the OpenSSL version would say on its own. */
+static int
+eof_remembered(tlsctx_connection *self)
+{
+    if (!self->eof_error) {
+        return 0;
+    }
+    tlsctx_raise_ssl_error_code(self->state, self->state->SSLEOFError, TLSCTX_SSL_ERROR_EOF, 0,
+                                "EOF occurred in violation of protocol", __FILE__, __LINE__);
+    return -1;
 }
 
 /* Waiting on the socket between retries, as the stdlib's select step. */
@@ -607,6 +641,9 @@ conn_do_handshake(tlsctx_connection *self, PyObject *unused)
     if (io_begin(self, &io) < 0) {
         return NULL;
     }
+    if (eof_remembered(self) < 0) {
+        goto error;
+    }
     if (run_until_settled(self, &io, OP_HANDSHAKE, NULL, 0, &r,
                           WHERE("The handshake operation timed out")) < 0) {
         goto error;
@@ -660,7 +697,7 @@ conn_read(tlsctx_connection *self, PyObject *args)
     if (len == 0) {
         goto done;
     }
-    if (io_begin(self, &io) < 0) {
+    if (io_begin(self, &io) < 0 || eof_remembered(self) < 0) {
         goto error;
     }
     do {
@@ -725,7 +762,7 @@ conn_write(tlsctx_connection *self, PyObject *arg)
     if (PyObject_GetBuffer(arg, &b, PyBUF_SIMPLE) < 0) {
         return NULL;
     }
-    if (io_begin(self, &io) < 0) {
+    if (io_begin(self, &io) < 0 || eof_remembered(self) < 0) {
         goto error;
     }
     st = io_wait(&io, 1);
@@ -758,6 +795,146 @@ error:
     Py_XDECREF(io.sock);
     PyBuffer_Release(&b);
     return NULL;
+}
+
+/* CPython 3.15's sendfile(fd, offset, size, flags=0, /): SSL_sendfile,
+ * which only works once kernel TLS carries the connection's writes. */
+
+static int
+sendfile_int(PyObject *obj, int *out)
+{
+    PyObject *n = PyNumber_Index(obj);
+    if (n == NULL) {
+        return -1;
+    }
+    int overflow;
+    long v = PyLong_AsLongAndOverflow(n, &overflow);
+    Py_DECREF(n);
+    if (v == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (overflow || v > INT_MAX || v < INT_MIN) {
+        PyErr_SetString(PyExc_OverflowError, "Python int too large to convert to C int");
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+static int
+sendfile_args_parse(PyObject *args, sendfile_args *a, size_t *size)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(args);
+    if (n < 3 || n > 4) {
+        PyErr_Format(PyExc_TypeError, "sendfile expected at %s, got %zd",
+                     n < 3 ? "least 3 arguments" : "most 4 arguments", n);
+        return -1;
+    }
+    if (sendfile_int(PyTuple_GET_ITEM(args, 0), &a->fd) < 0) {
+        return -1;
+    }
+    PyObject *offset = PyNumber_Index(PyTuple_GET_ITEM(args, 1));
+    if (offset == NULL) {
+        return -1;
+    }
+    int overflow;
+    long long off = PyLong_AsLongLongAndOverflow(offset, &overflow);
+    Py_DECREF(offset);
+    if (off == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (overflow || (off_t)off != off) {
+        PyErr_SetString(PyExc_OverflowError, "Python int too large to convert to C long");
+        return -1;
+    }
+    a->offset = (off_t)off;
+    PyObject *count = PyNumber_Index(PyTuple_GET_ITEM(args, 2));
+    if (count == NULL) {
+        return -1;
+    }
+    long long wanted = PyLong_AsLongLongAndOverflow(count, &overflow);
+    if (wanted == -1 && PyErr_Occurred()) {
+        Py_DECREF(count);
+        return -1;
+    }
+    if (overflow < 0 || (overflow == 0 && wanted < 0)) {
+        Py_DECREF(count);
+        PyErr_SetString(PyExc_ValueError, "Cannot convert negative int");
+        return -1;
+    }
+    *size = overflow ? PyLong_AsSize_t(count) : (size_t)wanted;
+    Py_DECREF(count);
+    if (*size == (size_t)-1 && PyErr_Occurred()) {
+        PyErr_SetString(PyExc_OverflowError, "Python int too large for C size_t");
+        return -1;
+    }
+    a->flags = 0;
+    return n == 4 ? sendfile_int(PyTuple_GET_ITEM(args, 3), &a->flags) : 0;
+}
+
+static PyObject *
+conn_sendfile(tlsctx_connection *self, PyObject *args)
+{
+    sendfile_args a;
+    size_t size;
+    io_ctx io = {0};
+    io_result r = {0};
+    if (sendfile_args_parse(args, &a, &size) < 0) {
+        return NULL;
+    }
+    if (io_begin(self, &io) < 0 || eof_remembered(self) < 0) {
+        goto error;
+    }
+    int st = io_wait(&io, 1);
+    if (st < 0) {
+        goto error;
+    }
+    if (st == SOCK_TIMED_OUT) {
+        PyErr_SetString(PyExc_TimeoutError, WHERE("The write operation timed out"));
+        goto error;
+    }
+    if (st == SOCK_CLOSED) {
+        PyErr_SetString(self->state->SSLError, WHERE("Underlying socket has been closed."));
+        goto error;
+    }
+    if (run_until_settled(self, &io, OP_SENDFILE, &a, size, &r,
+                          WHERE("The sendfile operation timed out")) < 0) {
+        goto error;
+    }
+    Py_CLEAR(io.sock);
+    if (r.failed && r.ssl_error == SSL_ERROR_SSL
+        && ERR_GET_REASON(ERR_peek_error()) == SSL_R_UNINITIALIZED) {
+        /* no kernel TLS under this connection: the stdlib's words for it */
+        ERR_clear_error();
+        tlsctx_raise_ssl_error_code(self->state, self->state->SSLError, 0, 0,
+                                    "Some I/O error occurred in sendfile()", __FILE__, __LINE__);
+        raise_stashed(self);
+        return NULL;
+    }
+    if (r.failed) {
+        return raise_failure(self, &r);
+    }
+    if (raise_stashed(self) < 0) {
+        return NULL;
+    }
+    return PyLong_FromSize_t(r.count);
+error:
+    raise_stashed(self);
+    Py_XDECREF(io.sock);
+    return NULL;
+}
+
+/* CPython 3.15: whether kernel TLS carries the connection's writes / reads */
+static PyObject *
+conn_uses_ktls_for_send(tlsctx_connection *self, PyObject *unused)
+{
+    return PyBool_FromLong(BIO_get_ktls_send(SSL_get_wbio(self->ssl)) ? 1 : 0);
+}
+
+static PyObject *
+conn_uses_ktls_for_recv(tlsctx_connection *self, PyObject *unused)
+{
+    return PyBool_FromLong(BIO_get_ktls_recv(SSL_get_rbio(self->ssl)) ? 1 : 0);
 }
 
 static PyObject *
@@ -1318,6 +1495,7 @@ new_connection(tlsctx_context *ctx, PyObject *sock, int fd, PyObject *incoming,
     self->server_side = server_side;
     self->shutdown_seen_zero = 0;
     self->python_bio = 0;
+    self->eof_error = 0;
     self->probe = self->probe_source = NULL;
     PyObject_GC_Track(self);
 
@@ -1517,6 +1695,9 @@ static PyMethodDef conn_methods[] = {
     {"read", (PyCFunction)conn_read, METH_VARARGS, NULL},
     {"write", (PyCFunction)conn_write, METH_O, NULL},
     {"pending", (PyCFunction)conn_pending, METH_NOARGS, NULL},
+    {"sendfile", (PyCFunction)conn_sendfile, METH_VARARGS, NULL},
+    {"uses_ktls_for_send", (PyCFunction)conn_uses_ktls_for_send, METH_NOARGS, NULL},
+    {"uses_ktls_for_recv", (PyCFunction)conn_uses_ktls_for_recv, METH_NOARGS, NULL},
     {"shutdown", (PyCFunction)conn_shutdown, METH_NOARGS, NULL},
     {"getpeercert", (PyCFunction)conn_getpeercert, METH_VARARGS, NULL},
     {"get_verified_chain", (PyCFunction)conn_get_verified_chain, METH_NOARGS, NULL},

@@ -39,7 +39,7 @@ tlsctx_context_set_verify_mode(tlsctx_context *self, int mode)
     }
     /* keep the post-handshake flag, which only connections set */
     openssl_mode |= SSL_CTX_get_verify_mode(self->ctx) & SSL_VERIFY_POST_HANDSHAKE;
-    SSL_CTX_set_verify(self->ctx, openssl_mode, SSL_CTX_get_verify_callback(self->ctx));
+    SSL_CTX_set_verify(self->ctx, openssl_mode, tlsctx_verify_callback);
     return 0;
 }
 

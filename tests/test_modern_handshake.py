@@ -15,6 +15,7 @@ The expected names are OpenSSL's TLS names (what 3.15 returns on OpenSSL
 (docs/differences-3.15.md).
 """
 import socket
+import sys
 import ssl
 import threading
 
@@ -83,9 +84,13 @@ def require_client_certificate(server_ctx, client_ctx, pki):
 
 
 def describe(conn):
-    return {"group": conn.group(), "client_sigalg": conn.client_sigalg(),
-            "server_sigalg": conn.server_sigalg(), "cipher": conn.cipher()[0],
-            "version": conn.version()}
+    """What the connection negotiated; before 3.15 the stdlib's connections
+    have no group() / client_sigalg() / server_sigalg()."""
+    seen = {"cipher": conn.cipher()[0], "version": conn.version()}
+    if hasattr(conn, "group"):
+        seen.update(group=conn.group(), client_sigalg=conn.client_sigalg(),
+                    server_sigalg=conn.server_sigalg())
+    return seen
 
 
 def handshake(client_ctx, server_ctx):
@@ -350,3 +355,68 @@ def test_tls13_external_psk(pki):
     # a PSK handshake has no certificate signature
     assert both(views, "server_sigalg") is None
     assert both(views, "client_sigalg") is None
+
+
+# ---- against the stdlib ----------------------------------------------------------
+
+STDLIB_HAS_NEGOTIATED = hasattr(ssl.SSLSocket, "group")  # CPython 3.15
+NEGOTIATED = ("group", "client_sigalg", "server_sigalg")
+
+
+def configure(mod, side, scenario, ctx, pki):
+    """Apply one scenario to one side's context; False when this module's
+    contexts lack the API the scenario needs."""
+    if scenario == "TLS 1.2" and side == "client":
+        ctx.maximum_version = mod.TLSVersion.TLSv1_2
+    elif scenario == "client certificate":
+        if side == "server":
+            ctx.verify_mode = mod.CERT_REQUIRED
+            ctx.load_verify_locations(cadata=pki["cadata"])
+        else:
+            ctx.load_cert_chain(*pki["client"])
+    elif scenario == "set_groups":
+        if not hasattr(ctx, "set_groups"):
+            return False
+        ctx.set_groups("secp384r1:X25519" if side == "client" else "secp384r1")
+    elif scenario == "set_server_sigalgs" and side == "client":
+        if not hasattr(ctx, "set_server_sigalgs"):
+            return False
+        ctx.set_server_sigalgs("rsa_pss_rsae_sha384")
+    return True
+
+
+def views(cmod, smod, scenario, pki):
+    sctx = smod.SSLContext(smod.PROTOCOL_TLS_SERVER)
+    sctx.load_cert_chain(*pki["ecdsa" if scenario == "ECDSA certificate" else "rsa"])
+    cctx = cmod.SSLContext(cmod.PROTOCOL_TLS_CLIENT)
+    cctx.load_verify_locations(cadata=pki["cadata"])
+    if not (configure(cmod, "client", scenario, cctx, pki)
+            and configure(smod, "server", scenario, sctx, pki)):
+        return None
+    return handshake(cctx, sctx)
+
+
+@pytest.mark.parametrize("scenario", ["TLS 1.3", "TLS 1.2", "ECDSA certificate",
+                                      "client certificate", "set_groups",
+                                      "set_server_sigalgs"])
+def test_negotiated_parameters_match_the_stdlib(pki, scenario):
+    """group(), client_sigalg(), server_sigalg(), cipher and version seen by
+    each end, with tlsctx and stdlib peers in every pairing: the same as two
+    stdlib peers report on 3.15 (as two tlsctx peers report, before 3.15,
+    where the stdlib's connections lack the three queries)."""
+    pairs = [(tlsctx, tlsctx), (tlsctx, ssl), (ssl, tlsctx), (ssl, ssl)]
+    results = {(c.__name__, s.__name__): views(c, s, scenario, pki) for c, s in pairs}
+    reference = results[("ssl", "ssl") if STDLIB_HAS_NEGOTIATED else ("tlsctx", "tlsctx")]
+    if reference is None:
+        pytest.skip("the stdlib %s has no %s" % (sys.version.split()[0], scenario))
+    compared = 0
+    for (cname, sname), seen in results.items():
+        if seen is None:
+            continue
+        for index, name in ((0, cname), (1, sname)):
+            view, expected = seen[index], reference[index]
+            shared = set(view) & set(expected)
+            assert {k: view[k] for k in shared} == {k: expected[k] for k in shared}, \
+                (cname, sname, index)
+            compared += bool(shared & set(NEGOTIATED))
+    assert compared >= 2

@@ -29,6 +29,16 @@ DOCUMENTED_DIFFERENCES = {
     "HAS_PSK_TLS13": ((3, 15), "constant added to ssl in 3.15"),
     "create_default_context.verify_flags": (
         (3, 13), "3.13 adds VERIFY_X509_PARTIAL_CHAIN and VERIFY_X509_STRICT"),
+    "distrusted_spki": ((3, 14), "3.14 rejects a chain holding a certificate whose key is on "
+                                 "_ssl's distrusted list (gh-160040): verify_code 28"),
+    "eof_remembered": ((3, 14), "3.14 raises SSLEOFError again from every read, write, "
+                                "sendfile and handshake after the first one (gh-148292)"),
+    "SSLObject._create": ((3, 14), "3.14 checks wrap_bio()'s server_side/server_hostname/session "
+                                   "and check_hostname before wrapping, as wrap_socket() does"),
+    "SSLSocket._create": ((3, 13), "3.13 closes the new SSLSocket whatever its handshake on "
+                                   "connect raises; older ones only for OSError/ValueError"),
+    "peer_reset": ((3, 13), "3.13 raises ConnectionResetError for a TCP reset while reading; "
+                            "3.10-3.12 raise SSLEOFError"),
     "options.setter": ((3, 12), "options became 64-bit in 3.12: unsigned 64-bit parsing, "
                                 "OverflowError for negative values"),
 }

@@ -3,10 +3,13 @@
 The C connection object (``_tlsctx._SSLSocket``) has the interface of the
 stdlib's private ``_ssl._SSLSocket``, so the stdlib's own ``ssl.SSLSocket``
 and ``ssl.SSLObject`` drive it; the classes here are thin subclasses that
-give every supported interpreter CPython 3.13's behaviour where older
-``ssl`` modules differ.
+give every supported interpreter the newest CPython's behaviour where older
+``ssl`` modules differ (3.13's chains and recv_into, 3.14's SSLObject
+parameter checks, 3.13's closing of a socket whose handshake on connect
+fails, 3.15's negotiated-parameter queries).
 """
 import socket as _socket
+import sys as _sys
 import ssl as _stdlib_ssl
 import warnings as _warnings
 
@@ -29,10 +32,38 @@ class _Stdlib313:
         return [] if chain is None else chain
 
 
+def _check_client_only(server_side, context, server_hostname, session):
+    """The parameter checks 3.14 gave SSLObject (SSLSocket always had them):
+    a server names no host and resumes no session; check_hostname needs a
+    host name."""
+    if server_side and server_hostname:
+        raise ValueError("server_hostname can only be specified in client mode")
+    if server_side and session is not None:
+        raise ValueError("session can only be specified in client mode")
+    if context.check_hostname and not server_hostname:
+        raise ValueError("check_hostname requires server_hostname")
+
+
+# CPython 3.14+ check SSLObject's parameters before wrapping (_check_sslobject_params)
+_STDLIB_CHECKS_SSLOBJECT = hasattr(_stdlib_ssl, "_check_sslobject_params")
+# CPython 3.13+ close the new SSLSocket whatever the handshake on connect raises;
+# 3.10-3.12 only for OSError and ValueError, leaking the descriptor otherwise
+_STDLIB_CLOSES_ON_ANY_ERROR = _sys.version_info[:2] >= (3, 13)
+
+
 class SSLObject(_Stdlib313, _stdlib_ssl.SSLObject):
     """A TLS connection over two memory BIOs, made by SSLContext.wrap_bio()."""
 
     __module__ = "tlsctx"
+
+    if not _STDLIB_CHECKS_SSLOBJECT:
+        @classmethod
+        def _create(cls, incoming, outgoing, server_side=False,
+                    server_hostname=None, session=None, context=None):
+            _check_client_only(server_side, context, server_hostname, session)
+            return super()._create(incoming, outgoing, server_side=server_side,
+                                   server_hostname=server_hostname, session=session,
+                                   context=context)
 
     # CPython 3.15's negotiated-parameter queries; None before the handshake
     def group(self):
@@ -57,6 +88,31 @@ class SSLSocket(_Stdlib313, _stdlib_ssl.SSLSocket):
     """A TLS connection over a socket, made by SSLContext.wrap_socket()."""
 
     __module__ = "tlsctx"
+
+    if not _STDLIB_CLOSES_ON_ANY_ERROR:
+        @classmethod
+        def _create(cls, sock, server_side=False, do_handshake_on_connect=True,
+                    suppress_ragged_eofs=True, server_hostname=None,
+                    context=None, session=None):
+            try:
+                return super()._create(sock, server_side, do_handshake_on_connect,
+                                       suppress_ragged_eofs, server_hostname, context,
+                                       session)
+            except BaseException as exc:
+                # the older _create closed the new socket for OSError and
+                # ValueError only; it is the `self` of _create's frame
+                tb = exc.__traceback__
+                while tb is not None:
+                    orphan = tb.tb_frame.f_locals.get("self")
+                    if isinstance(orphan, cls):
+                        try:
+                            orphan.close()
+                        except OSError:
+                            pass
+                        break
+                    tb = tb.tb_next
+                del exc, tb
+                raise
 
     def _negotiated(self, query):
         self._checkClosed()
