@@ -186,8 +186,7 @@ context_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     self->ctx = ctx;
     self->state = state;
     self->protocol = protocol;
-    self->trust_recipe = PyList_New(0);
-    if (self->trust_recipe == NULL) {
+    if (tlsctx_trust_init(self) < 0) {
         goto error;
     }
     if (apply_defaults(self) < 0 || tlsctx_context_endpoint_init(self) < 0) {
@@ -207,7 +206,6 @@ context_traverse(tlsctx_context *self, visitproc visit, void *arg)
     Py_VISIT(self->psk_client_callback);
     Py_VISIT(self->psk_server_callback);
     Py_VISIT(self->keylog_filename);
-    Py_VISIT(self->trust_recipe);
     return 0;
 }
 
@@ -218,7 +216,6 @@ context_clear(tlsctx_context *self)
     Py_CLEAR(self->psk_client_callback);
     Py_CLEAR(self->psk_server_callback);
     Py_CLEAR(self->keylog_filename);
-    Py_CLEAR(self->trust_recipe);
     return 0;
 }
 
@@ -233,6 +230,7 @@ context_dealloc(tlsctx_context *self)
         SSL_CTX_free(self->ctx);
         self->ctx = NULL;
     }
+    tlsctx_trust_free(self);
     type->tp_free(self);
     Py_DECREF(type);
 }
@@ -622,12 +620,21 @@ context_get_ca_certs(tlsctx_context *self, PyObject *args, PyObject *kwargs)
         return tlsctx_set_ssl_error(self->state, NULL);
     }
     STACK_OF(X509_OBJECT) *objects = X509_STORE_get0_objects(store);
+    /* the stdlib's order: the store's, maybe with one object moved last */
+    const void *tail = tlsctx_trust_report_tail(self);
+    X509 *last = NULL;
     int ok = 1;
     for (int i = 0; ok && i < sk_X509_OBJECT_num(objects); i++) {
         X509 *cert = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objects, i));
-        if (cert != NULL && X509_check_ca(cert)) {
+        if (cert != NULL && (const void *)cert == tail) {
+            last = cert;
+        }
+        else if (cert != NULL && X509_check_ca(cert)) {
             ok = X509_up_ref(cert) && sk_X509_push(certs, cert);
         }
+    }
+    if (ok && last != NULL && X509_check_ca(last)) {
+        ok = X509_up_ref(last) && sk_X509_push(certs, last);
     }
     X509_STORE_unlock(store);
     if (!ok) {
