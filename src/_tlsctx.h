@@ -288,8 +288,10 @@ int tlsctx_trust_pin(tlsctx_context *self, SSL *ssl);
  * this thread works for, for verifications OpenSSL runs without naming it. */
 SSL *tlsctx_trust_enter(SSL *ssl);
 void tlsctx_trust_leave(SSL *previous);
-/* get_ca_certs order: the stdlib's list is the store's, with this object
- * (an X509 or X509_CRL) moved last; NULL when the store's order is it. */
-const void *tlsctx_trust_report_tail(tlsctx_context *self);
+/* get_ca_certs: the CA certificates of the context's store, in the order
+ * the stdlib's store would list them; NULL with an exception on failure. */
+STACK_OF(X509) *tlsctx_trust_ca_certs(tlsctx_context *self);
+/* At import: how this OpenSSL orders a store (see trustcache.c). */
+int tlsctx_trust_probe_openssl(void);
 
 #endif /* TLSCTX_H */

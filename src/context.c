@@ -611,38 +611,12 @@ context_get_ca_certs(tlsctx_context *self, PyObject *args, PyObject *kwargs)
     if (result == NULL) {
         return NULL;
     }
-    X509_STORE *store = SSL_CTX_get_cert_store(self->ctx);
-    /* hold references so that a concurrent store change cannot free them */
-    STACK_OF(X509) *certs = sk_X509_new_null();
-    if (certs == NULL || !X509_STORE_lock(store)) {
-        sk_X509_free(certs);
+    /* in the stdlib's order, each held by a reference of its own */
+    STACK_OF(X509) *certs = tlsctx_trust_ca_certs(self);
+    if (certs == NULL) {
         Py_DECREF(result);
-        return tlsctx_set_ssl_error(self->state, NULL);
+        return NULL;
     }
-    STACK_OF(X509_OBJECT) *objects = X509_STORE_get0_objects(store);
-    /* the stdlib's order: the store's, maybe with one object moved last */
-    const void *tail = tlsctx_trust_report_tail(self);
-    X509 *last = NULL;
-    int ok = 1;
-    for (int i = 0; ok && i < sk_X509_OBJECT_num(objects); i++) {
-        X509 *cert = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objects, i));
-        if (cert != NULL && (const void *)cert == tail) {
-            last = cert;
-        }
-        else if (cert != NULL && X509_check_ca(cert)) {
-            ok = X509_up_ref(cert) && sk_X509_push(certs, cert);
-        }
-    }
-    if (ok && last != NULL && X509_check_ca(last)) {
-        ok = X509_up_ref(last) && sk_X509_push(certs, last);
-    }
-    X509_STORE_unlock(store);
-    if (!ok) {
-        sk_X509_pop_free(certs, X509_free);
-        Py_DECREF(result);
-        return tlsctx_set_ssl_error(self->state, NULL);
-    }
-    ERR_clear_error();
     for (int i = 0; i < sk_X509_num(certs); i++) {
         X509 *cert = sk_X509_value(certs, i);
         PyObject *item = binary_form ? tlsctx_certificate_der(self->state, cert)

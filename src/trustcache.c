@@ -10,15 +10,16 @@
  * store; connections pin the store they were made with (tlsctx_trust_pin),
  * so a store is never freed or changed under a handshake.
  *
- * get_ca_certs() must still list the objects in the stdlib's order. The
- * stdlib's store is never copied: every X509_STORE_add_cert looks the
- * certificate up first, which sorts the list, then appends (or skips a
- * duplicate); a verification's first look-up sorts it. With a stable sort
- * (glibc's qsort is a merge sort), the stdlib's list is therefore always
- * either sorted, or sorted but for the last object the last load appended,
- * which comes last. A context keeps that object (its "tail") and one bit
- * telling whether a verification has sorted the list since, which a
- * look-up sets without the GIL (note_lookup).
+ * get_ca_certs() must still list the objects in the stdlib's order, which
+ * is OpenSSL's: a look-up during a verification sorts the store's object
+ * list; X509_STORE_add_cert looks the object up first (which, on OpenSSL
+ * 3.0-3.1 only, also sorts the list) and appends it unless it is a
+ * duplicate. With a stable sort (glibc's qsort is a merge sort), the
+ * stdlib's list is therefore always the sorted list with the objects
+ * appended since the last sort moved to the end, in order. A context keeps
+ * those objects (its "suffix") and one bit telling whether a verification
+ * has sorted the list since, which a look-up sets without the GIL
+ * (note_lookup).
  *
  * A store with lookups (capath, set_default_verify_paths) grows during
  * verifications: its context gets a private copy of it when a connection is
@@ -669,14 +670,70 @@ struct tlsctx_trust {
     trust_step *steps;       /* each source and lookup once, in load order */
     Py_ssize_t n, allocated;
     int shared;
-    /* Shared stores only. The stdlib's object list is sorted by the first
-     * look-up after a load; until then it is sorted but for the last object
-     * the last load added, which comes last (see the top of the file). */
-    const void *tail;        /* that object's X509 or X509_CRL, or NULL */
-    /* (uintptr_t)store | 1 once a look-up has sorted the stdlib's list: set
-     * without the GIL by verifications (note_lookup), so read atomically. */
+    /* Shared stores only: the objects (X509 or X509_CRL pointers) appended
+     * to the stdlib's list since OpenSSL last sorted it, in order; they come
+     * after the others (see the top of the file). */
+    const void **suffix;
+    Py_ssize_t suffix_n, suffix_allocated;
+    /* (uintptr_t)store | 1 once a look-up has sorted the stdlib's list (the
+     * suffix no longer counts): set without the GIL by verifications
+     * (note_lookup), so read atomically. */
     uintptr_t phase;
 };
+
+/* Does looking an object up in an unsorted OpenSSL stack sort it? OpenSSL
+ * 3.0 and 3.1 do (so every X509_STORE_add_cert sorts the list first); later
+ * versions search unsorted stacks linearly. Found out once, at import. */
+static int find_sorts;
+
+static int
+compare_ints(const void *a, const void *b)
+{
+    return **(const int *const *)a - **(const int *const *)b;
+}
+
+int
+tlsctx_trust_probe_openssl(void)
+{
+    static const int one = 1, two = 2;
+    OPENSSL_STACK *stack = OPENSSL_sk_new(compare_ints);
+    if (stack == NULL || !OPENSSL_sk_push(stack, &two) || !OPENSSL_sk_push(stack, &one)) {
+        OPENSSL_sk_free(stack);
+        return -1;
+    }
+    (void)OPENSSL_sk_find(stack, &one);
+    find_sorts = OPENSSL_sk_is_sorted(stack);
+    OPENSSL_sk_free(stack);
+    return 0;
+}
+
+static int
+suffix_push(struct tlsctx_trust *trust, const void *object)
+{
+    if (trust->suffix_n == trust->suffix_allocated) {
+        Py_ssize_t size = trust->suffix_allocated ? trust->suffix_allocated * 2 : 4;
+        const void **bigger = PyMem_Realloc(trust->suffix, (size_t)size * sizeof(*bigger));
+        if (bigger == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        trust->suffix = bigger;
+        trust->suffix_allocated = size;
+    }
+    trust->suffix[trust->suffix_n++] = object;
+    return 0;
+}
+
+static int
+suffix_has(const void *const *suffix, Py_ssize_t n, const void *object)
+{
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (suffix[i] == object) {
+            return 1;
+        }
+    }
+    return 0;
+}
 
 static int
 steps_has_lookups(const struct tlsctx_trust *trust)
@@ -782,56 +839,88 @@ object_identity(X509_OBJECT *obj)
     return cert != NULL ? (const void *)cert : (const void *)X509_OBJECT_get0_X509_CRL(obj);
 }
 
-/* Add a parsed source as the stdlib does, object by object (each add sorts
- * the list, skips a duplicate, else appends). `*tail` becomes the last
- * object appended, or NULL when all were there already. */
+/* Add a parsed source as the stdlib does, object by object (each add skips
+ * a duplicate, else appends). */
 static int
-add_source(X509_STORE *store, const trust_step *step, const void **tail)
+add_source(X509_STORE *store, const trust_step *step)
 {
     trust_bundle *bundle = PyCapsule_GetPointer(step->ref, BUNDLE_CAPSULE);
-    STACK_OF(X509_OBJECT) *objects = X509_STORE_get0_objects(store);
-    *tail = NULL;
     for (int i = 0; i < sk_X509_OBJECT_num(bundle->objects); i++) {
         X509_OBJECT *obj = sk_X509_OBJECT_value(bundle->objects, i);
-        int before = sk_X509_OBJECT_num(objects);
         int ok = X509_OBJECT_get_type(obj) == X509_LU_X509
                      ? X509_STORE_add_cert(store, X509_OBJECT_get0_X509(obj))
                      : X509_STORE_add_crl(store, X509_OBJECT_get0_X509_CRL(obj));
         if (!ok) {
             return 0;
         }
-        if (sk_X509_OBJECT_num(objects) > before) {
-            *tail = object_identity(obj);
-        }
     }
     return 1;
 }
 
-/* Copy the objects of `from` into the empty `to` in the order the stdlib's
- * list has them: `from`'s order with `tail`, if any, moved last. A copy of a
- * sorted list is marked sorted (sorting it again keeps the order: qsort is a
- * stable merge sort in the C libraries tlsctx runs on). */
+/* What loading `step` (a source new to the context) did to the stdlib's
+ * list, given the store that holds everything loaded so far: each add looks
+ * the object up (on OpenSSL 3.0-3.1 that sorts the list) and appends it
+ * unless it is a duplicate. An object was appended when the store's match
+ * for it is that very object. */
 static int
-copy_objects(X509_STORE *from, X509_STORE *to, const void *tail)
+suffix_after_source(struct tlsctx_trust *trust, X509_STORE *store, const trust_step *step)
+{
+    trust_bundle *bundle = PyCapsule_GetPointer(step->ref, BUNDLE_CAPSULE);
+    if (!X509_STORE_lock(store)) {
+        return -1;
+    }
+    STACK_OF(X509_OBJECT) *objects = X509_STORE_get0_objects(store);
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < sk_X509_OBJECT_num(bundle->objects); i++) {
+        X509_OBJECT *obj = sk_X509_OBJECT_value(bundle->objects, i);
+        X509_OBJECT *match = X509_OBJECT_retrieve_match(objects, obj);
+        if (find_sorts) {
+            trust->suffix_n = 0;
+        }
+        if (match != NULL && object_identity(match) == object_identity(obj)) {
+            rc = suffix_push(trust, object_identity(obj));
+        }
+    }
+    X509_STORE_unlock(store);
+    return rc;
+}
+
+static X509_OBJECT *
+find_identity(STACK_OF(X509_OBJECT) *objects, const void *object)
+{
+    for (int i = 0; i < sk_X509_OBJECT_num(objects); i++) {
+        if (object_identity(sk_X509_OBJECT_value(objects, i)) == object) {
+            return sk_X509_OBJECT_value(objects, i);
+        }
+    }
+    return NULL;
+}
+
+/* Copy the objects of `from` into the empty `to` in the order the stdlib's
+ * list has them: `from`'s order with the `suffix` objects moved last, in
+ * suffix order. A copy of a sorted list is marked sorted (sorting it again
+ * keeps the order: qsort is a stable merge sort in the C libraries tlsctx
+ * runs on). */
+static int
+copy_objects(X509_STORE *from, X509_STORE *to, const void *const *suffix, Py_ssize_t suffix_n)
 {
     if (!X509_STORE_lock(from)) {   /* a private store may be in use */
         return 0;
     }
     STACK_OF(X509_OBJECT) *src = X509_STORE_get0_objects(from);
     STACK_OF(X509_OBJECT) *dst = X509_STORE_get0_objects(to);
-    X509_OBJECT *last = NULL;
-    int ok = sk_X509_OBJECT_reserve(dst, sk_X509_OBJECT_num(src));
-    for (int i = 0; ok && i <= sk_X509_OBJECT_num(src); i++) {
+    int n = sk_X509_OBJECT_num(src);
+    int ok = sk_X509_OBJECT_reserve(dst, n);
+    for (Py_ssize_t i = 0; ok && i < n + suffix_n; i++) {
         X509_OBJECT *obj;
-        if (i < sk_X509_OBJECT_num(src)) {
-            obj = sk_X509_OBJECT_value(src, i);
-            if (tail != NULL && object_identity(obj) == tail) {
-                last = obj;
+        if (i < n) {
+            obj = sk_X509_OBJECT_value(src, (int)i);
+            if (suffix_has(suffix, suffix_n, object_identity(obj))) {
                 continue;
             }
         }
-        else if ((obj = last) == NULL) {
-            break;
+        else if ((obj = find_identity(src, suffix[i - n])) == NULL) {
+            continue;
         }
         X509_OBJECT *copy = X509_OBJECT_new();
         ok = copy != NULL
@@ -843,7 +932,7 @@ copy_objects(X509_STORE *from, X509_STORE *to, const void *tail)
             X509_OBJECT_free(copy);
         }
     }
-    int sorted = last == NULL && sk_X509_OBJECT_is_sorted(src);
+    int sorted = suffix_n == 0 && sk_X509_OBJECT_is_sorted(src);
     X509_STORE_unlock(from);
     if (ok && sorted) {
         sk_X509_OBJECT_sort(dst);
@@ -851,14 +940,17 @@ copy_objects(X509_STORE *from, X509_STORE *to, const void *tail)
     return ok;
 }
 
+static Py_ssize_t current_suffix(struct tlsctx_trust *trust, const void *const **suffix);
+
 /* A new store with `flags`, the lookups of `trust`'s steps, the objects of
  * `base` (in the stdlib's order, see copy_objects) and the sources of the
- * steps from `first_new` on. `*tail` is updated if a source adds something.
- * NULL with an exception on failure. */
+ * steps from `first_new` on. NULL with an exception on failure. */
 static X509_STORE *
-build_store(tlsctx_state *state, const struct tlsctx_trust *trust, unsigned long flags,
-            X509_STORE *base, const void *base_tail, Py_ssize_t first_new, const void **tail)
+build_store(tlsctx_state *state, struct tlsctx_trust *trust, unsigned long flags,
+            X509_STORE *base, Py_ssize_t first_new)
 {
+    const void *const *suffix;
+    Py_ssize_t suffix_n = current_suffix(trust, &suffix);
     X509_STORE *store = X509_STORE_new();
     if (store == NULL || !force_flags(X509_STORE_get0_param(store), flags)) {
         goto error;
@@ -868,11 +960,11 @@ build_store(tlsctx_state *state, const struct tlsctx_trust *trust, unsigned long
             goto error;
         }
     }
-    if (!copy_objects(base, store, base_tail)) {
+    if (!copy_objects(base, store, suffix, suffix_n)) {
         goto error;
     }
     for (Py_ssize_t i = first_new; i < trust->n; i++) {
-        if (trust->steps[i].kind == STEP_SOURCE && !add_source(store, &trust->steps[i], tail)) {
+        if (trust->steps[i].kind == STEP_SOURCE && !add_source(store, &trust->steps[i])) {
             goto error;
         }
     }
@@ -888,7 +980,6 @@ error:
 
 typedef struct {
     X509_STORE *store;   /* sorted; nothing changes it once it is in the cache */
-    const void *tail;
 } shared_store;
 
 static void
@@ -1011,29 +1102,28 @@ is_sorted(struct tlsctx_trust *trust)
     return (__atomic_load_n(&trust->phase, __ATOMIC_ACQUIRE) & 1) != 0;
 }
 
-/* The tail the context's list has now, or NULL when it is sorted. */
-static const void *
-current_tail(struct tlsctx_trust *trust)
+/* The objects the context's list has after the sorted ones, now. */
+static Py_ssize_t
+current_suffix(struct tlsctx_trust *trust, const void *const **suffix)
 {
-    return trust->shared && !is_sorted(trust) ? trust->tail : NULL;
+    *suffix = trust->suffix;
+    return trust->shared && !is_sorted(trust) ? trust->suffix_n : 0;
 }
 
 /* Move the context to the shared store for its steps under `flags`,
  * building it from the context's present store on a miss (`first_new`: the
- * first step that store lacks). `sorted`: 1 when the stdlib's list is sorted
- * whatever the store's tail says (a repeated source was loaded last), 0 when
- * a new source was loaded last, -1 to keep the present state (only flags or
- * lookups changed). */
+ * first step that store lacks). The caller sets the phase. */
 static int
-use_shared_store(tlsctx_context *self, unsigned long flags, Py_ssize_t first_new, int sorted)
+use_shared_store(tlsctx_context *self, unsigned long flags, Py_ssize_t first_new)
 {
     tlsctx_state *state = self->state;
+    tlsctx_trust_cache *cache = get_cache(state);
     struct tlsctx_trust *trust = self->trust;
     PyObject *key = shared_key(trust, flags);
     if (key == NULL) {
         return -1;
     }
-    PyObject *capsule = cache_lookup(state, get_cache(state)->stores, key, MAX_STORES);
+    PyObject *capsule = cache_lookup(state, cache->stores, key, MAX_STORES);
     if (capsule == NULL) {
         if (PyErr_Occurred()) {
             goto error;
@@ -1043,9 +1133,8 @@ use_shared_store(tlsctx_context *self, unsigned long flags, Py_ssize_t first_new
             PyErr_NoMemory();
             goto error;
         }
-        shared->tail = trust->tail;
         shared->store = build_store(state, trust, flags, SSL_CTX_get_cert_store(self->ctx),
-                                    current_tail(trust), first_new, &shared->tail);
+                                    first_new);
         if (shared->store == NULL) {
             PyMem_RawFree(shared);
             goto error;
@@ -1057,27 +1146,19 @@ use_shared_store(tlsctx_context *self, unsigned long flags, Py_ssize_t first_new
             PyMem_RawFree(shared);
             goto error;
         }
-        cache_lock(get_cache(state));
-        get_cache(state)->misses++;
-        cache_unlock(get_cache(state));
-        if (cache_put(state, get_cache(state)->stores, key, capsule, MAX_STORES) < 0) {
+        cache_lock(cache);
+        cache->misses++;
+        cache_unlock(cache);
+        if (cache_put(state, cache->stores, key, capsule, MAX_STORES) < 0) {
             Py_DECREF(capsule);
             goto error;
         }
     }
     Py_DECREF(key);
     shared_store *shared = PyCapsule_GetPointer(capsule, STORE_CAPSULE);
-    if (sorted < 0) {
-        sorted = is_sorted(trust) || shared->tail == NULL;
-    }
-    else {
-        sorted = sorted || shared->tail == NULL;
-    }
     /* the context holds the store by reference; the cache may drop it */
     SSL_CTX_set1_cert_store(self->ctx, shared->store);
     trust->shared = 1;
-    trust->tail = shared->tail;
-    set_phase(trust, shared->store, sorted);
     Py_DECREF(capsule);
     return 0;
 error:
@@ -1092,61 +1173,77 @@ static int
 use_private_copy(tlsctx_context *self, unsigned long flags, Py_ssize_t first_new)
 {
     struct tlsctx_trust *trust = self->trust;
-    const void *unused = NULL;
     X509_STORE *store = build_store(self->state, trust, flags, SSL_CTX_get_cert_store(self->ctx),
-                                    current_tail(trust), first_new, &unused);
+                                    first_new);
     if (store == NULL) {
         return -1;
     }
     SSL_CTX_set_cert_store(self->ctx, store);   /* takes our reference */
     trust->shared = 0;
-    trust->tail = NULL;
+    trust->suffix_n = 0;
     set_phase(trust, store, 1);
     return 0;
 }
 
 /* Apply what a load adds (`steps`) to the context's trust: all of it, or
  * nothing with an exception set. Sources and lookups already there are not
- * added again; a source loaded again adds nothing to the stdlib's list, but
- * its first add sorts the list. */
+ * added again: loading a source again adds nothing to the stdlib's list
+ * (but on OpenSSL 3.0-3.1, looking its objects up sorts the list). */
 static int
 add_steps(tlsctx_context *self, const trust_step *steps, Py_ssize_t n)
 {
     struct tlsctx_trust *trust = self->trust;
     Py_ssize_t first_new = trust->n;
-    int sorted = -1;   /* the last source of the load: -1 none, 1 a repeat, 0 new */
+    int repeat[3] = {0, 0, 0};
+    int last_source_repeats = 0;
+    assert(n <= 3);
     for (Py_ssize_t i = 0; i < n; i++) {
-        int repeat = steps_find(trust, &steps[i]) != NULL;
+        repeat[i] = steps_find(trust, &steps[i]) != NULL;
         if (steps[i].kind == STEP_SOURCE) {
-            sorted = repeat;
+            last_source_repeats = repeat[i];
         }
-        if (!repeat && steps_append(trust, &steps[i]) < 0) {
+        if (!repeat[i] && steps_append(trust, &steps[i]) < 0) {
             goto error;
         }
     }
     X509_STORE *store = SSL_CTX_get_cert_store(self->ctx);
-    if (trust->shared) {
-        if (trust->n == first_new) {
-            if (sorted == 1) {
-                set_phase(trust, store, 1);
-            }
+    unsigned long flags = store_flags(store);
+    if (!trust->shared) {
+        if (trust->n == first_new && !(last_source_repeats && find_sorts)) {
             return 0;
         }
-        if (use_shared_store(self, store_flags(store), first_new, sorted) < 0) {
+        /* connections may use the private store: change a copy */
+        if (use_private_copy(self, flags, first_new) < 0) {
             goto error;
+        }
+        if (last_source_repeats && find_sorts) {
+            sk_X509_OBJECT_sort(X509_STORE_get0_objects(SSL_CTX_get_cert_store(self->ctx)));
         }
         return 0;
     }
-    if (trust->n == first_new && sorted != 1) {
-        return 0;
-    }
-    /* a private store: connections may use it, so change a copy */
-    if (use_private_copy(self, store_flags(store), first_new) < 0) {
+    int was_sorted = is_sorted(trust);
+    if (trust->n != first_new && use_shared_store(self, flags, first_new) < 0) {
         goto error;
     }
-    if (sorted == 1) {
-        sk_X509_OBJECT_sort(X509_STORE_get0_objects(SSL_CTX_get_cert_store(self->ctx)));
+    store = SSL_CTX_get_cert_store(self->ctx);
+    if (was_sorted) {
+        trust->suffix_n = 0;
     }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (steps[i].kind != STEP_SOURCE) {
+            continue;
+        }
+        if (repeat[i]) {
+            if (find_sorts) {
+                trust->suffix_n = 0;
+            }
+        }
+        else if (suffix_after_source(trust, store, &steps[i]) < 0) {
+            tlsctx_set_ssl_error(self->state, NULL);
+            return -1;
+        }
+    }
+    set_phase(trust, store, trust->suffix_n == 0);
     return 0;
 error:
     steps_truncate(trust, first_new);
@@ -1178,6 +1275,7 @@ tlsctx_trust_free(tlsctx_context *self)
     if (self->trust != NULL) {
         steps_truncate(self->trust, 0);
         PyMem_Free(self->trust->steps);
+        PyMem_Free(self->trust->suffix);
         PyMem_Free(self->trust);
         self->trust = NULL;
     }
@@ -1294,8 +1392,16 @@ tlsctx_trust_set_verify_flags(tlsctx_context *self, unsigned long wanted)
     }
     unsigned long result = X509_VERIFY_PARAM_get_flags(scratch);
     X509_VERIFY_PARAM_free(scratch);
-    return self->trust->shared ? use_shared_store(self, result, self->trust->n, -1)
-                               : use_private_copy(self, result, self->trust->n);
+    struct tlsctx_trust *trust = self->trust;
+    if (!trust->shared) {
+        return use_private_copy(self, result, trust->n);
+    }
+    int sorted = is_sorted(trust);
+    if (use_shared_store(self, result, trust->n) < 0) {
+        return -1;
+    }
+    set_phase(trust, SSL_CTX_get_cert_store(self->ctx), sorted);
+    return 0;
 }
 
 int
@@ -1319,10 +1425,50 @@ tlsctx_trust_pin(tlsctx_context *self, SSL *ssl)
     return 0;
 }
 
-const void *
-tlsctx_trust_report_tail(tlsctx_context *self)
+STACK_OF(X509) *
+tlsctx_trust_ca_certs(tlsctx_context *self)
 {
-    return current_tail(self->trust);
+    const void *const *suffix;
+    Py_ssize_t suffix_n = current_suffix(self->trust, &suffix);
+    X509_STORE *store = SSL_CTX_get_cert_store(self->ctx);
+    STACK_OF(X509) *certs = sk_X509_new_null();
+    /* a private store may grow under a handshake on another thread */
+    if (certs == NULL || !X509_STORE_lock(store)) {
+        sk_X509_free(certs);
+        tlsctx_set_ssl_error(self->state, NULL);
+        return NULL;
+    }
+    STACK_OF(X509_OBJECT) *objects = X509_STORE_get0_objects(store);
+    int n = sk_X509_OBJECT_num(objects), ok = 1;
+    for (Py_ssize_t i = 0; ok && i < n + suffix_n; i++) {
+        X509_OBJECT *obj;
+        if (i < n) {
+            obj = sk_X509_OBJECT_value(objects, (int)i);
+            if (suffix_has(suffix, suffix_n, object_identity(obj))) {
+                continue;
+            }
+        }
+        else if ((obj = find_identity(objects, suffix[i - n])) == NULL) {
+            continue;
+        }
+        X509 *cert = X509_OBJECT_get0_X509(obj);
+        if (cert != NULL && X509_check_ca(cert)) {
+            ok = X509_up_ref(cert);
+            if (ok && !sk_X509_push(certs, cert)) {
+                X509_free(cert);
+                ok = 0;
+            }
+        }
+    }
+    X509_STORE_unlock(store);
+    if (!ok) {
+        sk_X509_pop_free(certs, X509_free);
+        tlsctx_set_ssl_error(self->state, NULL);
+        return NULL;
+    }
+    /* X509_check_ca caches extension data and may leave errors behind */
+    ERR_clear_error();
+    return certs;
 }
 
 /* ---- module functions ----------------------------------------------------- */
@@ -1409,6 +1555,10 @@ tlsctx_setup_trust_cache(PyObject *module, tlsctx_state *state)
         return -1;
     }
     state->trust_cache = cache;
+    if (tlsctx_trust_probe_openssl() < 0) {
+        PyErr_NoMemory();
+        return -1;
+    }
 #if PY_VERSION_HEX < 0x030D0000
     cache->lock = PyThread_allocate_lock();
     if (cache->lock == NULL) {
