@@ -128,10 +128,9 @@ typedef struct {
     int check_hostname;
     int post_handshake_auth;
     unsigned int host_flags;
-    /* The trust store is the replay of this recipe (a list of parsed
-     * sources and lookups) under the store's verify flags, and may be shared
-     * with other contexts; NULL once the store is private and changed in place. */
-    PyObject *trust_recipe;
+    /* What the context trusts and how its (maybe shared) store is kept: see
+     * trustcache.c. Holds references to the parsed sources, which hold none. */
+    struct tlsctx_trust *trust;
     /* callbacks and their Python objects: every field below is in traverse and clear */
     PyObject *sni_callback;
     PyObject *psk_client_callback;
@@ -274,6 +273,8 @@ PyObject *tlsctx_certificate_der(tlsctx_state *state, X509 *cert);
 /* ---- trustcache.c ---------------------------------------------------- */
 int tlsctx_setup_trust_cache(PyObject *module, tlsctx_state *state);
 void tlsctx_trust_cache_free(tlsctx_trust_cache *cache);
+int tlsctx_trust_init(tlsctx_context *self);
+void tlsctx_trust_free(tlsctx_context *self);
 /* load_verify_locations: parse everything first, then change the store;
  * 0, or -1 with an exception set and the context unchanged. */
 int tlsctx_trust_load(tlsctx_context *self, PyObject *cafile, PyObject *capath,
@@ -281,12 +282,18 @@ int tlsctx_trust_load(tlsctx_context *self, PyObject *cafile, PyObject *capath,
 int tlsctx_trust_set_default_paths(tlsctx_context *self);
 /* verify_flags live in the (maybe shared) store: change them copy-on-write. */
 int tlsctx_trust_set_verify_flags(tlsctx_context *self, unsigned long wanted);
-/* Before a connection verifies through the store: lookups must not leak. */
-int tlsctx_trust_prepare_for_handshake(tlsctx_context *self);
-/* A private copy of a shared, unsorted store for one connection to verify
- * with (NULL without an exception when none is needed), and what to do once
- * a look-up has sorted it (see trustcache.c). */
-X509_STORE *tlsctx_trust_new_probe(tlsctx_context *self);
-int tlsctx_trust_probe_sorted(tlsctx_context *self, X509_STORE *source, X509_STORE *probe);
+/* With the GIL, when `ssl` starts on (or switches to) the context: `ssl`
+ * verifies with, and completes its chain from, the context's present store
+ * for as long as it lives, whatever the context loads later. */
+int tlsctx_trust_pin(tlsctx_context *self, SSL *ssl);
+/* Around each OpenSSL call on a connection (nested calls restore): which SSL
+ * this thread works for, for verifications OpenSSL runs without naming it. */
+SSL *tlsctx_trust_enter(SSL *ssl);
+void tlsctx_trust_leave(SSL *previous);
+/* get_ca_certs: the CA certificates of the context's store, in the order
+ * the stdlib's store would list them; NULL with an exception on failure. */
+STACK_OF(X509) *tlsctx_trust_ca_certs(tlsctx_context *self);
+/* At import: how this OpenSSL orders a store (see trustcache.c). */
+int tlsctx_trust_probe_openssl(void);
 
 #endif /* TLSCTX_H */

@@ -104,9 +104,6 @@ typedef struct {
     int python_bio;            /* I/O calls back into Python: keep the GIL */
     int eof_error;             /* an SSLEOFError was raised: every later I/O call
                                 * raises it again (CPython 3.14+, gh-148292) */
-    X509_STORE *probe;         /* verify/chain store of the SSL while the context's is
-                                * shared and unsorted (tlsctx_trust_new_probe), or NULL */
-    X509_STORE *probe_source;  /* the context's store the probe was checked against */
 } tlsctx_connection;
 
 /* ---- BIOs implemented by Python objects (e.g. the stdlib's ssl.MemoryBIO) --- */
@@ -315,79 +312,13 @@ typedef struct {
     size_t count;
 } io_result;
 
-/* ---- verifying without sorting a shared store ---------------------------- */
-
-static void
-probe_drop(tlsctx_connection *self)
-{
-    if (self->probe != NULL && self->ssl != NULL) {
-        SSL_set1_verify_cert_store(self->ssl, NULL);
-        SSL_set1_chain_cert_store(self->ssl, NULL);
-    }
-    X509_STORE_free(self->probe);
-    X509_STORE_free(self->probe_source);
-    self->probe = self->probe_source = NULL;
-}
-
-/* Before OpenSSL calls: give the SSL a probe when the context's store (which
- * may have changed since the last call) is shared and unsorted. */
-static int
-probe_before(tlsctx_connection *self)
-{
-    X509_STORE *current = SSL_CTX_get_cert_store(self->ctx->ctx);
-    if (current == self->probe_source) {
-        return 0;
-    }
-    probe_drop(self);
-    X509_STORE *probe = tlsctx_trust_new_probe(self->ctx);
-    if (probe == NULL && PyErr_Occurred()) {
-        return -1;
-    }
-    if (probe != NULL && (!SSL_set1_verify_cert_store(self->ssl, probe)
-                          || !SSL_set1_chain_cert_store(self->ssl, probe))) {
-        SSL_set1_verify_cert_store(self->ssl, NULL);
-        X509_STORE_free(probe);
-        tlsctx_set_ssl_error(self->state, NULL);
-        return -1;
-    }
-    if (!X509_STORE_up_ref(current)) {
-        self->probe = probe;
-        probe_drop(self);
-        tlsctx_set_ssl_error(self->state, NULL);
-        return -1;
-    }
-    self->probe = probe;
-    self->probe_source = current;
-    return 0;
-}
-
-/* After OpenSSL calls: a look-up sorted the probe, so the context's store is
- * due to be sorted as the stdlib's would be; the probe has done its work. */
-static int
-probe_after(tlsctx_connection *self)
-{
-    if (self->probe == NULL) {
-        return 0;
-    }
-    if (!X509_STORE_lock(self->probe)) {
-        return 0;
-    }
-    int sorted = sk_X509_OBJECT_is_sorted(X509_STORE_get0_objects(self->probe));
-    X509_STORE_unlock(self->probe);
-    if (!sorted) {
-        return 0;
-    }
-    int rc = tlsctx_trust_probe_sorted(self->ctx, self->probe_source, self->probe);
-    probe_drop(self);
-    return rc;
-}
-
 static void
 ssl_call(tlsctx_connection *self, enum io_op op, void *buf, size_t len, io_result *r)
 {
     /* a BIO written in Python needs the GIL; everything else runs without it */
     PyThreadState *ts = self->python_bio ? NULL : PyEval_SaveThread();
     SSL *ssl = self->ssl;
+    SSL *outer = tlsctx_trust_enter(ssl);
     r->count = 0;
     ERR_clear_error();
     errno = 0;
@@ -424,11 +355,9 @@ ssl_call(tlsctx_connection *self, enum io_op op, void *buf, size_t len, io_resul
     }
     r->saved_errno = r->failed ? errno : 0;
     r->ssl_error = r->failed ? SSL_get_error(ssl, r->ret) : SSL_ERROR_NONE;
+    tlsctx_trust_leave(outer);
     if (ts != NULL) {
         PyEval_RestoreThread(ts);
-    }
-    if (probe_after(self) < 0) {
-        stash_on(self, 0);   /* raised once the call's outcome is known */
     }
 }
 
@@ -510,9 +439,6 @@ io_begin(tlsctx_connection *self, io_ctx *io)
     io->sock = NULL;
     io->timeout = 0.0;   /* memory BIOs behave as non-blocking */
     io->deadline = 0.0;
-    if (probe_before(self) < 0) {
-        return -1;
-    }
     if (self->sock_ref == NULL) {
         return 0;
     }
@@ -1262,18 +1188,14 @@ conn_set_context(tlsctx_connection *self, PyObject *value, void *closure)
         return -1;
     }
     tlsctx_context *ctx = (tlsctx_context *)value;
-    if (tlsctx_trust_prepare_for_handshake(ctx) < 0) {
-        return -1;
-    }
     if (SSL_set_SSL_CTX(self->ssl, ctx->ctx) == NULL) {
         tlsctx_set_ssl_error(self->state, NULL);
         return -1;
     }
     Py_SETREF(self->ctx, (tlsctx_context *)Py_NewRef(value));
-    /* the SSL's stores went with its old certificate settings; maybe called
-     * mid-handshake (SNI), so the new context's probe is needed right away */
-    probe_drop(self);
-    return probe_before(self);
+    /* the SSL's pinned stores went with its old certificate settings; maybe
+     * called mid-handshake (SNI): pin the new context's now */
+    return tlsctx_trust_pin(ctx, self->ssl);
 }
 
 static PyObject *
@@ -1407,7 +1329,6 @@ conn_dealloc(tlsctx_connection *self)
         SSL_free(self->ssl);
         self->ssl = NULL;
     }
-    probe_drop(self);
     conn_clear(self);
     type->tp_free(self);
     Py_DECREF(type);
@@ -1478,10 +1399,6 @@ new_connection(tlsctx_context *ctx, PyObject *sock, int fd, PyObject *incoming,
     if (hostname_obj != Py_None && !PyArg_Parse(hostname_obj, "es", "ascii", &hostname)) {
         return NULL;
     }
-    /* capath look-ups must not grow a store other contexts share */
-    if (tlsctx_trust_prepare_for_handshake(ctx) < 0) {
-        goto error;
-    }
     self = PyObject_GC_New(tlsctx_connection, state->connection_type);
     if (self == NULL) {
         goto error;
@@ -1496,7 +1413,6 @@ new_connection(tlsctx_context *ctx, PyObject *sock, int fd, PyObject *incoming,
     self->shutdown_seen_zero = 0;
     self->python_bio = 0;
     self->eof_error = 0;
-    self->probe = self->probe_source = NULL;
     PyObject_GC_Track(self);
 
     ERR_clear_error();
@@ -1506,6 +1422,10 @@ new_connection(tlsctx_context *ctx, PyObject *sock, int fd, PyObject *incoming,
         goto error;
     }
     SSL_set_app_data(self->ssl, self);
+    /* the store it verifies with, whatever the context loads later */
+    if (tlsctx_trust_pin(ctx, self->ssl) < 0) {
+        goto error;
+    }
     if (sock != NULL) {
         if (!SSL_set_fd(self->ssl, fd)) {
             tlsctx_set_ssl_error(state, NULL);

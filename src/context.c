@@ -186,8 +186,7 @@ context_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     self->ctx = ctx;
     self->state = state;
     self->protocol = protocol;
-    self->trust_recipe = PyList_New(0);
-    if (self->trust_recipe == NULL) {
+    if (tlsctx_trust_init(self) < 0) {
         goto error;
     }
     if (apply_defaults(self) < 0 || tlsctx_context_endpoint_init(self) < 0) {
@@ -207,7 +206,6 @@ context_traverse(tlsctx_context *self, visitproc visit, void *arg)
     Py_VISIT(self->psk_client_callback);
     Py_VISIT(self->psk_server_callback);
     Py_VISIT(self->keylog_filename);
-    Py_VISIT(self->trust_recipe);
     return 0;
 }
 
@@ -218,7 +216,6 @@ context_clear(tlsctx_context *self)
     Py_CLEAR(self->psk_client_callback);
     Py_CLEAR(self->psk_server_callback);
     Py_CLEAR(self->keylog_filename);
-    Py_CLEAR(self->trust_recipe);
     return 0;
 }
 
@@ -233,6 +230,7 @@ context_dealloc(tlsctx_context *self)
         SSL_CTX_free(self->ctx);
         self->ctx = NULL;
     }
+    tlsctx_trust_free(self);
     type->tp_free(self);
     Py_DECREF(type);
 }
@@ -613,29 +611,12 @@ context_get_ca_certs(tlsctx_context *self, PyObject *args, PyObject *kwargs)
     if (result == NULL) {
         return NULL;
     }
-    X509_STORE *store = SSL_CTX_get_cert_store(self->ctx);
-    /* hold references so that a concurrent store change cannot free them */
-    STACK_OF(X509) *certs = sk_X509_new_null();
-    if (certs == NULL || !X509_STORE_lock(store)) {
-        sk_X509_free(certs);
+    /* in the stdlib's order, each held by a reference of its own */
+    STACK_OF(X509) *certs = tlsctx_trust_ca_certs(self);
+    if (certs == NULL) {
         Py_DECREF(result);
-        return tlsctx_set_ssl_error(self->state, NULL);
+        return NULL;
     }
-    STACK_OF(X509_OBJECT) *objects = X509_STORE_get0_objects(store);
-    int ok = 1;
-    for (int i = 0; ok && i < sk_X509_OBJECT_num(objects); i++) {
-        X509 *cert = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objects, i));
-        if (cert != NULL && X509_check_ca(cert)) {
-            ok = X509_up_ref(cert) && sk_X509_push(certs, cert);
-        }
-    }
-    X509_STORE_unlock(store);
-    if (!ok) {
-        sk_X509_pop_free(certs, X509_free);
-        Py_DECREF(result);
-        return tlsctx_set_ssl_error(self->state, NULL);
-    }
-    ERR_clear_error();
     for (int i = 0; i < sk_X509_num(certs); i++) {
         X509 *cert = sk_X509_value(certs, i);
         PyObject *item = binary_form ? tlsctx_certificate_der(self->state, cert)

@@ -1,36 +1,37 @@
 /* The trust cache: each trust source is parsed once per process and its
  * certificates and CRLs are shared, by reference, between contexts.
  *
- * A context's trust store is a pure function of (verify flags, recipe): the
- * recipe lists what was loaded, in order. Stores are built by replaying a
- * recipe with the same OpenSSL calls the stdlib makes, so object order,
- * counts and duplicates come out exactly as the stdlib's; the built store is
- * cached under its key and shared by every context with the same key.
- * Changing a context's trust (loading more, new verify flags) picks another
- * store and never writes to a shared one.
+ * A context's trust is the list of sources and lookups it loaded (its
+ * steps, a small C array) under the store's verify flags. Contexts with the
+ * same (flags, steps) share one X509_STORE from the cache. A shared store is
+ * sorted before it is published and nothing changes it afterwards: OpenSSL
+ * only sorts a store's object list when it is unsorted, so look-ups read it
+ * as it is. Loading more, or new verify flags, moves the context to another
+ * store; connections pin the store they were made with (tlsctx_trust_pin),
+ * so a store is never freed or changed under a handshake.
  *
- * Recipe items:
- *   bundle capsule  parsed certificates/CRLs of one file or cadata value
- *   bytes           a capath directory (hash-dir lookup)
- *   tuple (dir,)    set_default_verify_paths' lookups on the default directory
- *   Ellipsis        a sort of the store's object list: OpenSSL sorts it on the
- *                   first look-up, so a handshake, or a source loaded again,
- *                   reorders what get_ca_certs returns
+ * get_ca_certs() must still list the objects in the stdlib's order, which
+ * is OpenSSL's: a look-up during a verification sorts the store's object
+ * list; X509_STORE_add_cert looks the object up first (which, on OpenSSL
+ * 3.0-3.1 only, also sorts the list) and appends it unless it is a
+ * duplicate. With a stable sort (glibc's qsort is a merge sort), the
+ * stdlib's list is therefore always the sorted list with the objects
+ * appended since the last sort moved to the end, in order. A context keeps
+ * those objects (its "suffix") and one bit telling whether a verification
+ * has sorted the list since, which a look-up sets without the GIL
+ * (note_lookup).
  *
- * Order matters and OpenSSL makes it subtle: every X509_STORE_add_cert first
- * looks the certificate up, which sorts the list, then appends. So a list is
- * "sorted" right after a repeated source and "unsorted" after one that added
- * something. A repeat is skipped only when the list is sorted already (then
- * it truly changes nothing); a store is built from the previous one by
- * copying its list only when that list is unsorted (a copy pushed one by one
- * is in the same state).
+ * A store with lookups (capath, set_default_verify_paths) grows during
+ * verifications: its context gets a private copy of it when a connection is
+ * first made, which its own connections change as the stdlib's would; the
+ * context changes a copy of it, never it.
  *
  * Files are keyed by (device, inode, size, mtime ns, ctime ns). Timestamps
  * that are too recent to rule out a same-tick rewrite are "racy": hits on
  * such entries re-read the file and compare SHA-256 digests.
  *
- * All cache bookkeeping happens with the GIL held; only file reading and
- * parsing run without it. */
+ * The cache's dictionaries are touched with its lock held (and the GIL, for
+ * now); file reading and parsing run without either. */
 #include "_tlsctx.h"
 
 #include <errno.h>
@@ -44,9 +45,17 @@
 #define MAX_BUNDLES 64
 #define MAX_STORES 32
 
+/* The cache is shared by every context of the module (and every thread):
+ * its dictionaries and counters are only touched with `lock` held, never
+ * across a call that could run Python code or release the lock's holder. */
 struct tlsctx_trust_cache {
+#if PY_VERSION_HEX >= 0x030D0000
+    PyMutex lock;
+#else
+    PyThread_type_lock lock;
+#endif
     PyObject *bundles;   /* source key -> bundle capsule, oldest first */
-    PyObject *stores;    /* (flags, *recipe) -> store capsule, oldest first */
+    PyObject *stores;    /* (flags, *steps) -> shared store capsule, oldest first */
     unsigned long long hits, misses, parses;
 };
 
@@ -285,7 +294,32 @@ get_cache(tlsctx_state *state)
     return state->trust_cache;
 }
 
-/* Move a hit to the young end; evict from the old end past `limit`. */
+static void
+cache_lock(tlsctx_trust_cache *cache)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    PyMutex_Lock(&cache->lock);   /* detaches the thread state while it waits */
+#else
+    if (!PyThread_acquire_lock(cache->lock, NOWAIT_LOCK)) {
+        Py_BEGIN_ALLOW_THREADS
+        PyThread_acquire_lock(cache->lock, WAIT_LOCK);
+        Py_END_ALLOW_THREADS
+    }
+#endif
+}
+
+static void
+cache_unlock(tlsctx_trust_cache *cache)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    PyMutex_Unlock(&cache->lock);
+#else
+    PyThread_release_lock(cache->lock);
+#endif
+}
+
+/* Move a hit to the young end; evict from the old end past `limit`.
+ * The cache's lock is held. */
 static int
 cache_touch(PyObject *dict, PyObject *key, PyObject *value, Py_ssize_t limit)
 {
@@ -318,20 +352,36 @@ cache_touch(PyObject *dict, PyObject *key, PyObject *value, Py_ssize_t limit)
     return 0;
 }
 
+/* A new reference to the entry under `key`, or NULL (with an exception on
+ * errors only). */
 static PyObject *
 cache_lookup(tlsctx_state *state, PyObject *dict, PyObject *key, Py_ssize_t limit)
 {
+    tlsctx_trust_cache *cache = get_cache(state);
+    cache_lock(cache);
     PyObject *hit = PyDict_GetItemWithError(dict, key);
-    if (hit == NULL) {
-        return NULL;
+    if (hit != NULL) {
+        Py_INCREF(hit);
+        if (cache_touch(dict, key, hit, limit) < 0) {
+            Py_CLEAR(hit);
+        }
+        else {
+            cache->hits++;
+        }
     }
-    Py_INCREF(hit);
-    if (cache_touch(dict, key, hit, limit) < 0) {
-        Py_DECREF(hit);
-        return NULL;
-    }
-    get_cache(state)->hits++;
+    cache_unlock(cache);
     return hit;
+}
+
+/* Put `value` under `key` (the young end). */
+static int
+cache_put(tlsctx_state *state, PyObject *dict, PyObject *key, PyObject *value, Py_ssize_t limit)
+{
+    tlsctx_trust_cache *cache = get_cache(state);
+    cache_lock(cache);
+    int rc = cache_touch(dict, key, value, limit);
+    cache_unlock(cache);
+    return rc;
 }
 
 /* Register a freshly parsed bundle under `key`, or use the one already there
@@ -341,34 +391,31 @@ static PyObject *
 wrap_bundle(tlsctx_state *state, PyObject *key, trust_bundle *bundle)
 {
     tlsctx_trust_cache *cache = get_cache(state);
-    PyObject *existing = PyDict_GetItemWithError(cache->bundles, key);
-    if (existing == NULL && PyErr_Occurred()) {
-        bundle_free(bundle);
-        return NULL;
-    }
-    if (existing != NULL) {
-        trust_bundle *have = PyCapsule_GetPointer(existing, BUNDLE_CAPSULE);
-        if (have != NULL && memcmp(have->digest, bundle->digest, sizeof(have->digest)) == 0) {
-            /* the later read knows better whether the timestamps are racy */
-            have->racy = bundle->racy;
-            bundle_free(bundle);
-            existing = Py_NewRef(existing);
-            if (cache_touch(cache->bundles, key, existing, MAX_BUNDLES) < 0) {
-                Py_CLEAR(existing);
-            }
-            return existing;
-        }
-    }
     PyObject *capsule = PyCapsule_New(bundle, BUNDLE_CAPSULE, bundle_capsule_destructor);
     if (capsule == NULL) {
         bundle_free(bundle);
         return NULL;
     }
-    cache->parses++;
-    if (cache_touch(cache->bundles, key, capsule, MAX_BUNDLES) < 0) {
-        Py_DECREF(capsule);
-        return NULL;
+    cache_lock(cache);
+    PyObject *existing = PyDict_GetItemWithError(cache->bundles, key);
+    if (existing != NULL) {
+        trust_bundle *have = PyCapsule_GetPointer(existing, BUNDLE_CAPSULE);
+        if (have != NULL && memcmp(have->digest, bundle->digest, sizeof(have->digest)) == 0) {
+            /* the later read knows better whether the timestamps are racy */
+            have->racy = bundle->racy;
+            Py_SETREF(capsule, Py_NewRef(existing));   /* frees ours */
+        }
+        else {
+            cache->parses++;
+        }
     }
+    else if (!PyErr_Occurred()) {
+        cache->parses++;
+    }
+    if (PyErr_Occurred() || cache_touch(cache->bundles, key, capsule, MAX_BUNDLES) < 0) {
+        Py_CLEAR(capsule);
+    }
+    cache_unlock(cache);
     return capsule;
 }
 
@@ -538,8 +585,11 @@ file_bundle(tlsctx_state *state, PyObject *path_bytes)
         /* same content as the cached bundle: keep it, under the file's
          * present key */
         trust_bundle *have = PyCapsule_GetPointer(candidate, BUNDLE_CAPSULE);
+        cache_lock(cache);
         have->racy = job.racy;
-        if (cache_touch(cache->bundles, new_key, candidate, MAX_BUNDLES) < 0) {
+        rc = cache_touch(cache->bundles, new_key, candidate, MAX_BUNDLES);
+        cache_unlock(cache);
+        if (rc < 0) {
             goto done;
         }
         capsule = candidate;
@@ -601,7 +651,145 @@ data_bundle(tlsctx_state *state, const char *data, Py_ssize_t len, int pem)
     return capsule;
 }
 
-/* ---- building stores from recipes -------------------------------------- */
+/* ---- what a context trusts ------------------------------------------------ */
+
+/* One load, as the stdlib makes it: a parsed source, or a directory lookup. */
+enum trust_step_kind { STEP_SOURCE, STEP_CAPATH, STEP_DEFAULT_PATHS };
+
+typedef struct {
+    enum trust_step_kind kind;
+    PyObject *ref;   /* SOURCE: the bundle capsule; the others: the directory (bytes) */
+} trust_step;
+
+/* A context's trust. The store is either shared (from the cache, or the
+ * context's empty first store): physically sorted and never changed again,
+ * or private (a store with lookups, once a connection used it): changed by
+ * its own connections' look-ups as the stdlib's is, and copied before the
+ * context changes it. Connections pin the store they were made with. */
+struct tlsctx_trust {
+    trust_step *steps;       /* each source and lookup once, in load order */
+    Py_ssize_t n, allocated;
+    int shared;
+    /* Shared stores only: the objects (X509 or X509_CRL pointers) appended
+     * to the stdlib's list since OpenSSL last sorted it, in order; they come
+     * after the others (see the top of the file). */
+    const void **suffix;
+    Py_ssize_t suffix_n, suffix_allocated;
+    /* (uintptr_t)store | 1 once a look-up has sorted the stdlib's list (the
+     * suffix no longer counts): set without the GIL by verifications
+     * (note_lookup), so read atomically. */
+    uintptr_t phase;
+};
+
+/* Does looking an object up in an unsorted OpenSSL stack sort it? OpenSSL
+ * 3.0 and 3.1 do (so every X509_STORE_add_cert sorts the list first); later
+ * versions search unsorted stacks linearly. Found out once, at import. */
+static int find_sorts;
+
+static int
+compare_ints(const void *a, const void *b)
+{
+    return **(const int *const *)a - **(const int *const *)b;
+}
+
+int
+tlsctx_trust_probe_openssl(void)
+{
+    static const int one = 1, two = 2;
+    OPENSSL_STACK *stack = OPENSSL_sk_new(compare_ints);
+    if (stack == NULL || !OPENSSL_sk_push(stack, &two) || !OPENSSL_sk_push(stack, &one)) {
+        OPENSSL_sk_free(stack);
+        return -1;
+    }
+    (void)OPENSSL_sk_find(stack, &one);
+    find_sorts = OPENSSL_sk_is_sorted(stack);
+    OPENSSL_sk_free(stack);
+    return 0;
+}
+
+static int
+suffix_push(struct tlsctx_trust *trust, const void *object)
+{
+    if (trust->suffix_n == trust->suffix_allocated) {
+        Py_ssize_t size = trust->suffix_allocated ? trust->suffix_allocated * 2 : 4;
+        const void **bigger = PyMem_Realloc(trust->suffix, (size_t)size * sizeof(*bigger));
+        if (bigger == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        trust->suffix = bigger;
+        trust->suffix_allocated = size;
+    }
+    trust->suffix[trust->suffix_n++] = object;
+    return 0;
+}
+
+static int
+suffix_has(const void *const *suffix, Py_ssize_t n, const void *object)
+{
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (suffix[i] == object) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int
+steps_has_lookups(const struct tlsctx_trust *trust)
+{
+    for (Py_ssize_t i = 0; i < trust->n; i++) {
+        if (trust->steps[i].kind != STEP_SOURCE) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static const trust_step *
+steps_find(const struct tlsctx_trust *trust, const trust_step *step)
+{
+    for (Py_ssize_t i = 0; i < trust->n; i++) {
+        const trust_step *have = &trust->steps[i];
+        if (have->kind == step->kind
+            && (have->ref == step->ref
+                || (step->kind != STEP_SOURCE
+                    && strcmp(PyBytes_AS_STRING(have->ref), PyBytes_AS_STRING(step->ref)) == 0))) {
+            return have;
+        }
+    }
+    return NULL;
+}
+
+static int
+steps_append(struct tlsctx_trust *trust, const trust_step *step)
+{
+    if (trust->n == trust->allocated) {
+        Py_ssize_t size = trust->allocated ? trust->allocated * 2 : 4;
+        trust_step *bigger = PyMem_Realloc(trust->steps, (size_t)size * sizeof(*bigger));
+        if (bigger == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        trust->steps = bigger;
+        trust->allocated = size;
+    }
+    trust->steps[trust->n].kind = step->kind;
+    trust->steps[trust->n].ref = Py_NewRef(step->ref);
+    trust->n++;
+    return 0;
+}
+
+static void
+steps_truncate(struct tlsctx_trust *trust, Py_ssize_t n)
+{
+    while (trust->n > n) {
+        trust->n--;
+        Py_DECREF(trust->steps[trust->n].ref);
+    }
+}
+
+/* ---- building stores ------------------------------------------------------ */
 
 /* Make param's flags exactly `flags` (set_flags alone may add POLICY_CHECK). */
 static int
@@ -614,49 +802,25 @@ force_flags(X509_VERIFY_PARAM *param, unsigned long flags)
     return extra == 0 || X509_VERIFY_PARAM_clear_flags(param, extra);
 }
 
-static int
-add_hash_dir(X509_STORE *store, const char *dir)
+static unsigned long
+store_flags(X509_STORE *store)
 {
-    X509_LOOKUP *lookup = X509_STORE_add_lookup(store, X509_LOOKUP_hash_dir());
-    return lookup != NULL && X509_LOOKUP_add_dir(lookup, dir, X509_FILETYPE_PEM);
+    return X509_VERIFY_PARAM_get_flags(X509_STORE_get0_param(store));
 }
 
-/* Apply one recipe item to a store, with the calls the stdlib's path makes. */
+/* A lookup, with the calls the stdlib's path makes. For the default paths,
+ * like X509_STORE_set_default_paths, only a lookup that cannot be created
+ * fails; a directory that does not work is not an error. */
 static int
-replay_item(X509_STORE *store, PyObject *item)
+add_lookup(X509_STORE *store, const trust_step *step)
 {
-    if (PyCapsule_CheckExact(item)) {
-        trust_bundle *bundle = PyCapsule_GetPointer(item, BUNDLE_CAPSULE);
-        if (bundle == NULL) {
-            return -1;
-        }
-        for (int i = 0; i < sk_X509_OBJECT_num(bundle->objects); i++) {
-            X509_OBJECT *obj = sk_X509_OBJECT_value(bundle->objects, i);
-            int ok = X509_OBJECT_get_type(obj) == X509_LU_X509
-                         ? X509_STORE_add_cert(store, X509_OBJECT_get0_X509(obj))
-                         : X509_STORE_add_crl(store, X509_OBJECT_get0_X509_CRL(obj));
-            if (!ok) {
-                return 0;
-            }
-        }
-        return 1;
-    }
-    if (PyBytes_Check(item)) {
-        return add_hash_dir(store, PyBytes_AS_STRING(item));
-    }
-    if (item == Py_Ellipsis) {
-        /* what a verification does to the store's object list first */
-        sk_X509_OBJECT_sort(X509_STORE_get0_objects(store));
-        return 1;
-    }
-    /* set_default_verify_paths: the default directory, as a hash dir and as
-     * an OSSL_STORE lookup. Like X509_STORE_set_default_paths, only a lookup
-     * that cannot be created fails; a directory that does not work is not an
-     * error. */
-    const char *dir = PyBytes_AS_STRING(PyTuple_GET_ITEM(item, 0));
+    const char *dir = PyBytes_AS_STRING(step->ref);
     X509_LOOKUP *lookup = X509_STORE_add_lookup(store, X509_LOOKUP_hash_dir());
     if (lookup == NULL) {
         return 0;
+    }
+    if (step->kind == STEP_CAPATH) {
+        return X509_LOOKUP_add_dir(lookup, dir, X509_FILETYPE_PEM);
     }
     (void)X509_LOOKUP_add_dir(lookup, dir, X509_FILETYPE_PEM);
     lookup = X509_STORE_add_lookup(store, X509_LOOKUP_store());
@@ -668,87 +832,139 @@ replay_item(X509_STORE *store, PyObject *item)
     return 1;
 }
 
-static void
-store_capsule_destructor(PyObject *capsule)
+static const void *
+object_identity(X509_OBJECT *obj)
 {
-    X509_STORE_free(PyCapsule_GetPointer(capsule, STORE_CAPSULE));
+    X509 *cert = X509_OBJECT_get0_X509(obj);
+    return cert != NULL ? (const void *)cert : (const void *)X509_OBJECT_get0_X509_CRL(obj);
 }
 
-/* Copy the object list of `base` into the empty `store`, in order, when it is
- * unsorted: pushed one by one, the copy is unsorted too, the very state the
- * stdlib's store would be in. A sorted list is not copied (re-sorting the
- * copy could reorder equal subjects with an unstable qsort); the caller then
- * replays the recipe instead. 1 when copied, 0 when not, -1 on error. */
+/* Add a parsed source as the stdlib does, object by object (each add skips
+ * a duplicate, else appends). */
 static int
-copy_unsorted_objects(X509_STORE *base, X509_STORE *store)
+add_source(X509_STORE *store, const trust_step *step)
 {
-    if (!X509_STORE_lock(base)) {
-        return -1;
-    }
-    STACK_OF(X509_OBJECT) *from = X509_STORE_get0_objects(base);
-    STACK_OF(X509_OBJECT) *to = X509_STORE_get0_objects(store);
-    int rc = 0;
-    if (!sk_X509_OBJECT_is_sorted(from)) {
-        rc = 1;
-        for (int i = 0; rc == 1 && i < sk_X509_OBJECT_num(from); i++) {
-            X509_OBJECT *obj = sk_X509_OBJECT_value(from, i);
-            X509_OBJECT *copy = X509_OBJECT_new();
-            int ok = copy != NULL
-                     && (X509_OBJECT_get_type(obj) == X509_LU_X509
-                             ? X509_OBJECT_set1_X509(copy, X509_OBJECT_get0_X509(obj))
-                             : X509_OBJECT_set1_X509_CRL(copy, X509_OBJECT_get0_X509_CRL(obj)))
-                     && sk_X509_OBJECT_push(to, copy);
-            if (!ok) {
-                X509_OBJECT_free(copy);
-                rc = -1;
-            }
-        }
-    }
-    X509_STORE_unlock(base);
-    return rc;
-}
-
-/* Only parsed sources and sorts: a store for these holds nothing but objects. */
-static int
-recipe_prefix_is_plain(PyObject *recipe, Py_ssize_t n)
-{
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *item = PyList_GET_ITEM(recipe, i);
-        if (!PyCapsule_CheckExact(item) && item != Py_Ellipsis) {
+    trust_bundle *bundle = PyCapsule_GetPointer(step->ref, BUNDLE_CAPSULE);
+    for (int i = 0; i < sk_X509_OBJECT_num(bundle->objects); i++) {
+        X509_OBJECT *obj = sk_X509_OBJECT_value(bundle->objects, i);
+        int ok = X509_OBJECT_get_type(obj) == X509_LU_X509
+                     ? X509_STORE_add_cert(store, X509_OBJECT_get0_X509(obj))
+                     : X509_STORE_add_crl(store, X509_OBJECT_get0_X509_CRL(obj));
+        if (!ok) {
             return 0;
         }
     }
     return 1;
 }
 
-/* The store for (flags, recipe). When `base` is the store of the recipe's
- * first `base_len` items, its objects are copied rather than replayed, so
- * that loading one more source costs that source alone, as in the stdlib. */
-static X509_STORE *
-build_store(tlsctx_state *state, unsigned long flags, PyObject *recipe, X509_STORE *base,
-            Py_ssize_t base_len)
+/* What loading `step` (a source new to the context) did to the stdlib's
+ * list, given the store that holds everything loaded so far: each add looks
+ * the object up (on OpenSSL 3.0-3.1 that sorts the list) and appends it
+ * unless it is a duplicate. An object was appended when the store's match
+ * for it is that very object. */
+static int
+suffix_after_source(struct tlsctx_trust *trust, X509_STORE *store, const trust_step *step)
 {
-    Py_ssize_t start = 0;
+    trust_bundle *bundle = PyCapsule_GetPointer(step->ref, BUNDLE_CAPSULE);
+    if (!X509_STORE_lock(store)) {
+        return -1;
+    }
+    STACK_OF(X509_OBJECT) *objects = X509_STORE_get0_objects(store);
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < sk_X509_OBJECT_num(bundle->objects); i++) {
+        X509_OBJECT *obj = sk_X509_OBJECT_value(bundle->objects, i);
+        X509_OBJECT *match = X509_OBJECT_retrieve_match(objects, obj);
+        if (find_sorts) {
+            trust->suffix_n = 0;
+        }
+        if (match != NULL && object_identity(match) == object_identity(obj)) {
+            rc = suffix_push(trust, object_identity(obj));
+        }
+    }
+    X509_STORE_unlock(store);
+    return rc;
+}
+
+static X509_OBJECT *
+find_identity(STACK_OF(X509_OBJECT) *objects, const void *object)
+{
+    for (int i = 0; i < sk_X509_OBJECT_num(objects); i++) {
+        if (object_identity(sk_X509_OBJECT_value(objects, i)) == object) {
+            return sk_X509_OBJECT_value(objects, i);
+        }
+    }
+    return NULL;
+}
+
+/* Copy the objects of `from` into the empty `to` in the order the stdlib's
+ * list has them: `from`'s order with the `suffix` objects moved last, in
+ * suffix order. A copy of a sorted list is marked sorted (sorting it again
+ * keeps the order: qsort is a stable merge sort in the C libraries tlsctx
+ * runs on). */
+static int
+copy_objects(X509_STORE *from, X509_STORE *to, const void *const *suffix, Py_ssize_t suffix_n)
+{
+    if (!X509_STORE_lock(from)) {   /* a private store may be in use */
+        return 0;
+    }
+    STACK_OF(X509_OBJECT) *src = X509_STORE_get0_objects(from);
+    STACK_OF(X509_OBJECT) *dst = X509_STORE_get0_objects(to);
+    int n = sk_X509_OBJECT_num(src);
+    int ok = sk_X509_OBJECT_reserve(dst, n);
+    for (Py_ssize_t i = 0; ok && i < n + suffix_n; i++) {
+        X509_OBJECT *obj;
+        if (i < n) {
+            obj = sk_X509_OBJECT_value(src, (int)i);
+            if (suffix_has(suffix, suffix_n, object_identity(obj))) {
+                continue;
+            }
+        }
+        else if ((obj = find_identity(src, suffix[i - n])) == NULL) {
+            continue;
+        }
+        X509_OBJECT *copy = X509_OBJECT_new();
+        ok = copy != NULL
+             && (X509_OBJECT_get_type(obj) == X509_LU_X509
+                     ? X509_OBJECT_set1_X509(copy, X509_OBJECT_get0_X509(obj))
+                     : X509_OBJECT_set1_X509_CRL(copy, X509_OBJECT_get0_X509_CRL(obj)))
+             && sk_X509_OBJECT_push(dst, copy);
+        if (!ok) {
+            X509_OBJECT_free(copy);
+        }
+    }
+    int sorted = suffix_n == 0 && sk_X509_OBJECT_is_sorted(src);
+    X509_STORE_unlock(from);
+    if (ok && sorted) {
+        sk_X509_OBJECT_sort(dst);
+    }
+    return ok;
+}
+
+static Py_ssize_t current_suffix(struct tlsctx_trust *trust, const void *const **suffix);
+
+/* A new store with `flags`, the lookups of `trust`'s steps, the objects of
+ * `base` (in the stdlib's order, see copy_objects) and the sources of the
+ * steps from `first_new` on. NULL with an exception on failure. */
+static X509_STORE *
+build_store(tlsctx_state *state, struct tlsctx_trust *trust, unsigned long flags,
+            X509_STORE *base, Py_ssize_t first_new)
+{
+    const void *const *suffix;
+    Py_ssize_t suffix_n = current_suffix(trust, &suffix);
     X509_STORE *store = X509_STORE_new();
     if (store == NULL || !force_flags(X509_STORE_get0_param(store), flags)) {
         goto error;
     }
-    if (base != NULL && base_len > 0 && recipe_prefix_is_plain(recipe, base_len)) {
-        int copied = copy_unsorted_objects(base, store);
-        if (copied < 0) {
+    for (Py_ssize_t i = 0; i < trust->n; i++) {
+        if (trust->steps[i].kind != STEP_SOURCE && !add_lookup(store, &trust->steps[i])) {
             goto error;
         }
-        if (copied) {
-            start = base_len;
-        }
     }
-    for (Py_ssize_t i = start; i < PyList_GET_SIZE(recipe); i++) {
-        int ok = replay_item(store, PyList_GET_ITEM(recipe, i));
-        if (ok < 0) {
-            X509_STORE_free(store);
-            return NULL;
-        }
-        if (!ok) {
+    if (!copy_objects(base, store, suffix, suffix_n)) {
+        goto error;
+    }
+    for (Py_ssize_t i = first_new; i < trust->n; i++) {
+        if (trust->steps[i].kind == STEP_SOURCE && !add_source(store, &trust->steps[i])) {
             goto error;
         }
     }
@@ -760,37 +976,150 @@ error:
     return NULL;
 }
 
-static PyObject *
-store_key(unsigned long flags, PyObject *recipe)
+/* ---- shared stores ---------------------------------------------------------- */
+
+typedef struct {
+    X509_STORE *store;   /* sorted; nothing changes it once it is in the cache */
+} shared_store;
+
+static void
+shared_store_destructor(PyObject *capsule)
 {
-    Py_ssize_t n = PyList_GET_SIZE(recipe);
-    PyObject *key = PyTuple_New(n + 1);
-    if (key == NULL) {
-        return NULL;
+    shared_store *shared = PyCapsule_GetPointer(capsule, STORE_CAPSULE);
+    if (shared != NULL) {
+        X509_STORE_free(shared->store);
+        PyMem_RawFree(shared);
     }
+}
+
+/* The SSL whose OpenSSL call is running on this thread (tlsctx_trust_enter):
+ * OpenSSL completing the chain a connection sends verifies without telling
+ * which SSL it works for. */
+static _Thread_local SSL *current_ssl;
+
+SSL *
+tlsctx_trust_enter(SSL *ssl)
+{
+    SSL *previous = current_ssl;
+    current_ssl = ssl;
+    return previous;
+}
+
+void
+tlsctx_trust_leave(SSL *previous)
+{
+    current_ssl = previous;
+}
+
+/* A verification looks something up in a shared store: the stdlib's list
+ * would be sorted from now on. Runs without the GIL; the context is alive
+ * (its connection holds it) and `phase` only moves by compare-and-swap, so
+ * a look-up in a store the context has left since changes nothing. */
+static void
+note_lookup(X509_STORE_CTX *xctx)
+{
+    SSL *ssl = X509_STORE_CTX_get_ex_data(xctx, SSL_get_ex_data_X509_STORE_CTX_idx());
+    if (ssl == NULL) {
+        ssl = current_ssl;
+    }
+    if (ssl == NULL) {
+        return;
+    }
+    tlsctx_context *context = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+    if (context == NULL || context->trust == NULL) {
+        return;
+    }
+    uintptr_t unsorted = (uintptr_t)X509_STORE_CTX_get0_store(xctx);
+    __atomic_compare_exchange_n(&context->trust->phase, &unsorted, unsorted | 1, 0,
+                                __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+}
+
+static int
+noting_get_issuer(X509 **issuer, X509_STORE_CTX *xctx, X509 *cert)
+{
+    note_lookup(xctx);
+    return X509_STORE_CTX_get1_issuer(issuer, xctx, cert);
+}
+
+static STACK_OF(X509) *
+noting_lookup_certs(X509_STORE_CTX *xctx, const X509_NAME *name)
+{
+    note_lookup(xctx);
+    return X509_STORE_CTX_get1_certs(xctx, name);
+}
+
+static STACK_OF(X509_CRL) *
+noting_lookup_crls(const X509_STORE_CTX *xctx, const X509_NAME *name)
+{
+    note_lookup((X509_STORE_CTX *)xctx);
+    return X509_STORE_CTX_get1_crls(xctx, name);
+}
+
+/* Sort a store and make it one that look-ups read without changing. */
+static void
+seal_store(X509_STORE *store)
+{
+    sk_X509_OBJECT_sort(X509_STORE_get0_objects(store));
+    X509_STORE_set_get_issuer(store, noting_get_issuer);
+    X509_STORE_set_lookup_certs(store, noting_lookup_certs);
+    X509_STORE_set_lookup_crls(store, noting_lookup_crls);
+}
+
+static PyObject *
+shared_key(const struct tlsctx_trust *trust, unsigned long flags)
+{
+    PyObject *key = PyTuple_New(trust->n + 1);
     PyObject *flags_obj = PyLong_FromUnsignedLong(flags);
-    if (flags_obj == NULL) {
-        Py_DECREF(key);
+    if (key == NULL || flags_obj == NULL) {
+        Py_XDECREF(key);
+        Py_XDECREF(flags_obj);
         return NULL;
     }
     PyTuple_SET_ITEM(key, 0, flags_obj);
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyTuple_SET_ITEM(key, i + 1, Py_NewRef(PyList_GET_ITEM(recipe, i)));
+    for (Py_ssize_t i = 0; i < trust->n; i++) {
+        PyObject *ref = trust->steps[i].ref;
+        /* a capath and the default directory differ by their lookups */
+        PyObject *item = trust->steps[i].kind == STEP_DEFAULT_PATHS ? PyTuple_Pack(1, ref)
+                                                                     : Py_NewRef(ref);
+        if (item == NULL) {
+            Py_DECREF(key);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(key, i + 1, item);
     }
     return key;
 }
 
-/* Point the context at the shared store for (flags, recipe), building it on a
- * miss (from the context's present store when `base_len` items of the recipe
- * are what it holds, see build_store) unless `ready` is that store already;
- * the recipe becomes the context's. */
+static void
+set_phase(struct tlsctx_trust *trust, X509_STORE *store, int sorted)
+{
+    __atomic_store_n(&trust->phase, (uintptr_t)store | (sorted ? 1 : 0), __ATOMIC_RELEASE);
+}
+
 static int
-use_store(tlsctx_context *self, unsigned long flags, PyObject *recipe, Py_ssize_t base_len,
-          X509_STORE *ready)
+is_sorted(struct tlsctx_trust *trust)
+{
+    return (__atomic_load_n(&trust->phase, __ATOMIC_ACQUIRE) & 1) != 0;
+}
+
+/* The objects the context's list has after the sorted ones, now. */
+static Py_ssize_t
+current_suffix(struct tlsctx_trust *trust, const void *const **suffix)
+{
+    *suffix = trust->suffix;
+    return trust->shared && !is_sorted(trust) ? trust->suffix_n : 0;
+}
+
+/* Move the context to the shared store for its steps under `flags`,
+ * building it from the context's present store on a miss (`first_new`: the
+ * first step that store lacks). The caller sets the phase. */
+static int
+use_shared_store(tlsctx_context *self, unsigned long flags, Py_ssize_t first_new)
 {
     tlsctx_state *state = self->state;
     tlsctx_trust_cache *cache = get_cache(state);
-    PyObject *key = store_key(flags, recipe);
+    struct tlsctx_trust *trust = self->trust;
+    PyObject *key = shared_key(trust, flags);
     if (key == NULL) {
         return -1;
     }
@@ -799,183 +1128,194 @@ use_store(tlsctx_context *self, unsigned long flags, PyObject *recipe, Py_ssize_
         if (PyErr_Occurred()) {
             goto error;
         }
-        X509_STORE *store = ready;
-        if (store != NULL) {
-            if (!X509_STORE_up_ref(store)) {
-                tlsctx_set_ssl_error(state, NULL);
-                goto error;
-            }
-        }
-        else {
-            store = build_store(state, flags, recipe, SSL_CTX_get_cert_store(self->ctx), base_len);
-            if (store == NULL) {
-                goto error;
-            }
-        }
-        capsule = PyCapsule_New(store, STORE_CAPSULE, store_capsule_destructor);
-        if (capsule == NULL) {
-            X509_STORE_free(store);
+        shared_store *shared = PyMem_RawMalloc(sizeof(*shared));
+        if (shared == NULL) {
+            PyErr_NoMemory();
             goto error;
         }
+        shared->store = build_store(state, trust, flags, SSL_CTX_get_cert_store(self->ctx),
+                                    first_new);
+        if (shared->store == NULL) {
+            PyMem_RawFree(shared);
+            goto error;
+        }
+        seal_store(shared->store);
+        capsule = PyCapsule_New(shared, STORE_CAPSULE, shared_store_destructor);
+        if (capsule == NULL) {
+            X509_STORE_free(shared->store);
+            PyMem_RawFree(shared);
+            goto error;
+        }
+        cache_lock(cache);
         cache->misses++;
-        if (cache_touch(cache->stores, key, capsule, MAX_STORES) < 0) {
+        cache_unlock(cache);
+        if (cache_put(state, cache->stores, key, capsule, MAX_STORES) < 0) {
             Py_DECREF(capsule);
             goto error;
         }
     }
     Py_DECREF(key);
-    SSL_CTX_set1_cert_store(self->ctx, PyCapsule_GetPointer(capsule, STORE_CAPSULE));
+    shared_store *shared = PyCapsule_GetPointer(capsule, STORE_CAPSULE);
+    /* the context holds the store by reference; the cache may drop it */
+    SSL_CTX_set1_cert_store(self->ctx, shared->store);
+    trust->shared = 1;
     Py_DECREF(capsule);
-    Py_INCREF(recipe);
-    Py_SETREF(self->trust_recipe, recipe);
     return 0;
 error:
     Py_DECREF(key);
     return -1;
 }
 
-static unsigned long
-current_flags(tlsctx_context *self)
-{
-    return X509_VERIFY_PARAM_get_flags(X509_STORE_get0_param(SSL_CTX_get_cert_store(self->ctx)));
-}
-
-/* Is a lookup item (capath, default paths) already in the recipe? */
+/* Give the context a private copy of its store, as the stdlib's would be
+ * now, plus the steps from `first_new` on; the context's present store is
+ * left to the connections that use it. */
 static int
-recipe_has_lookup(PyObject *recipe, PyObject *item)
+use_private_copy(tlsctx_context *self, unsigned long flags, Py_ssize_t first_new)
 {
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(recipe); i++) {
-        PyObject *have = PyList_GET_ITEM(recipe, i);
-        if (Py_TYPE(have) == Py_TYPE(item)) {
-            int eq = PyObject_RichCompareBool(have, item, Py_EQ);
-            if (eq != 0) {
-                return eq;
-            }
-        }
-    }
-    return 0;
-}
-
-static int
-recipe_has_bundle(PyObject *recipe, PyObject *bundle)
-{
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(recipe); i++) {
-        if (PyList_GET_ITEM(recipe, i) == bundle) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static int
-store_is_sorted(X509_STORE *store)
-{
-    /* a handshake on another thread may be sorting a shared store */
-    if (!X509_STORE_lock(store)) {
-        return 0;
-    }
-    int sorted = sk_X509_OBJECT_is_sorted(X509_STORE_get0_objects(store));
-    X509_STORE_unlock(store);
-    return sorted;
-}
-
-/* Add sources (and lookups) to the context's trust. Steals nothing. */
-static int
-add_items(tlsctx_context *self, PyObject *items)
-{
-    if (self->trust_recipe == NULL) {
-        /* a private store, changed in place */
-        X509_STORE *store = SSL_CTX_get_cert_store(self->ctx);
-        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
-            int ok = replay_item(store, PyList_GET_ITEM(items, i));
-            if (ok < 0) {
-                return -1;
-            }
-            if (!ok) {
-                tlsctx_set_ssl_error(self->state, NULL);
-                return -1;
-            }
-        }
-        ERR_clear_error();
-        return 0;
-    }
-    PyObject *recipe = PyList_GetSlice(self->trust_recipe, 0, PY_SSIZE_T_MAX);
-    if (recipe == NULL) {
+    struct tlsctx_trust *trust = self->trust;
+    X509_STORE *store = build_store(self->state, trust, flags, SSL_CTX_get_cert_store(self->ctx),
+                                    first_new);
+    if (store == NULL) {
         return -1;
     }
-    /* Loading a source again adds nothing, but its first look-up sorts the
-     * store: a repeat is a no-op exactly when the store is sorted already. */
-    int sorted = store_is_sorted(SSL_CTX_get_cert_store(self->ctx));
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
-        PyObject *item = PyList_GET_ITEM(items, i);
-        if (PyCapsule_CheckExact(item)) {
-            int repeat = recipe_has_bundle(recipe, item);
-            if (repeat && sorted) {
-                continue;
-            }
-            sorted = repeat;
+    SSL_CTX_set_cert_store(self->ctx, store);   /* takes our reference */
+    trust->shared = 0;
+    trust->suffix_n = 0;
+    set_phase(trust, store, 1);
+    return 0;
+}
+
+/* Apply what a load adds (`steps`) to the context's trust: all of it, or
+ * nothing with an exception set. Sources and lookups already there are not
+ * added again: loading a source again adds nothing to the stdlib's list
+ * (but on OpenSSL 3.0-3.1, looking its objects up sorts the list). */
+static int
+add_steps(tlsctx_context *self, const trust_step *steps, Py_ssize_t n)
+{
+    struct tlsctx_trust *trust = self->trust;
+    Py_ssize_t first_new = trust->n;
+    int repeat[3] = {0, 0, 0};
+    int last_source_repeats = 0;
+    assert(n <= 3);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        repeat[i] = steps_find(trust, &steps[i]) != NULL;
+        if (steps[i].kind == STEP_SOURCE) {
+            last_source_repeats = repeat[i];
         }
-        else {
-            /* lookups are added once */
-            int present = recipe_has_lookup(recipe, item);
-            if (present < 0) {
-                goto error;
-            }
-            if (present) {
-                continue;
-            }
-        }
-        if (PyList_Append(recipe, item) < 0) {
+        if (!repeat[i] && steps_append(trust, &steps[i]) < 0) {
             goto error;
         }
     }
-    int rc = 0;
-    if (PyList_GET_SIZE(recipe) != PyList_GET_SIZE(self->trust_recipe)) {
-        rc = use_store(self, current_flags(self), recipe, PyList_GET_SIZE(self->trust_recipe),
-                       NULL);
+    X509_STORE *store = SSL_CTX_get_cert_store(self->ctx);
+    unsigned long flags = store_flags(store);
+    if (!trust->shared) {
+        if (trust->n == first_new && !(last_source_repeats && find_sorts)) {
+            return 0;
+        }
+        /* connections may use the private store: change a copy */
+        if (use_private_copy(self, flags, first_new) < 0) {
+            goto error;
+        }
+        if (last_source_repeats && find_sorts) {
+            sk_X509_OBJECT_sort(X509_STORE_get0_objects(SSL_CTX_get_cert_store(self->ctx)));
+        }
+        return 0;
     }
-    Py_DECREF(recipe);
-    return rc;
+    int was_sorted = is_sorted(trust);
+    if (trust->n != first_new && use_shared_store(self, flags, first_new) < 0) {
+        goto error;
+    }
+    store = SSL_CTX_get_cert_store(self->ctx);
+    if (was_sorted) {
+        trust->suffix_n = 0;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (steps[i].kind != STEP_SOURCE) {
+            continue;
+        }
+        if (repeat[i]) {
+            if (find_sorts) {
+                trust->suffix_n = 0;
+            }
+        }
+        else if (suffix_after_source(trust, store, &steps[i]) < 0) {
+            tlsctx_set_ssl_error(self->state, NULL);
+            return -1;
+        }
+    }
+    set_phase(trust, store, trust->suffix_n == 0);
+    return 0;
 error:
-    Py_DECREF(recipe);
+    steps_truncate(trust, first_new);
     return -1;
 }
 
 /* ---- the context-facing API --------------------------------------------- */
 
 int
+tlsctx_trust_init(tlsctx_context *self)
+{
+    struct tlsctx_trust *trust = PyMem_Calloc(1, sizeof(*trust));
+    if (trust == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    self->trust = trust;
+    /* the SSL_CTX's own empty store: shared, in that nothing changes it */
+    X509_STORE *store = SSL_CTX_get_cert_store(self->ctx);
+    seal_store(store);
+    trust->shared = 1;
+    set_phase(trust, store, 1);
+    return 0;
+}
+
+void
+tlsctx_trust_free(tlsctx_context *self)
+{
+    if (self->trust != NULL) {
+        steps_truncate(self->trust, 0);
+        PyMem_Free(self->trust->steps);
+        PyMem_Free(self->trust->suffix);
+        PyMem_Free(self->trust);
+        self->trust = NULL;
+    }
+}
+
+int
 tlsctx_trust_load(tlsctx_context *self, PyObject *cafile, PyObject *capath,
                   const char *cadata, Py_ssize_t cadata_len, int cadata_pem)
 {
     tlsctx_state *state = self->state;
-    PyObject *items = PyList_New(0);
-    PyObject *bundle = NULL;
+    trust_step steps[3];
+    Py_ssize_t n = 0;
     int rc = -1;
-    if (items == NULL) {
-        return -1;
-    }
     /* the stdlib's order: cadata, then cafile, then capath */
     if (cadata != NULL) {
-        bundle = data_bundle(state, cadata, cadata_len, cadata_pem);
-        if (bundle == NULL || PyList_Append(items, bundle) < 0) {
+        steps[n].kind = STEP_SOURCE;
+        steps[n].ref = data_bundle(state, cadata, cadata_len, cadata_pem);
+        if (steps[n].ref == NULL) {
             goto done;
         }
-        Py_CLEAR(bundle);
+        n++;
     }
     if (cafile != NULL) {
-        bundle = file_bundle(state, cafile);
-        if (bundle == NULL || PyList_Append(items, bundle) < 0) {
+        steps[n].kind = STEP_SOURCE;
+        steps[n].ref = file_bundle(state, cafile);
+        if (steps[n].ref == NULL) {
             goto done;
         }
-        Py_CLEAR(bundle);
+        n++;
     }
-    if (capath != NULL && PyList_Append(items, capath) < 0) {
-        goto done;
+    if (capath != NULL) {
+        steps[n].kind = STEP_CAPATH;
+        steps[n].ref = Py_NewRef(capath);
+        n++;
     }
-    rc = add_items(self, items);
+    rc = add_steps(self, steps, n);
 done:
-    Py_XDECREF(bundle);
-    Py_DECREF(items);
+    while (n > 0) {
+        Py_DECREF(steps[--n].ref);
+    }
     return rc;
 }
 
@@ -999,54 +1339,46 @@ tlsctx_trust_set_default_paths(tlsctx_context *self)
                                       X509_get_default_cert_file());
     const char *dir = env_or_default(X509_get_default_cert_dir_env(),
                                      X509_get_default_cert_dir());
-    PyObject *items = PyList_New(0);
-    PyObject *path = PyBytes_FromString(file);
-    PyObject *lookups = Py_BuildValue("(y)", dir);
+    trust_step steps[2];
+    Py_ssize_t n = 0;
     int rc = -1;
-    if (items == NULL || path == NULL || lookups == NULL) {
-        goto done;
+    PyObject *path = PyBytes_FromString(file);
+    if (path == NULL) {
+        return -1;
     }
     /* like OpenSSL, a missing or unreadable default file is no error */
     PyObject *bundle = file_bundle(state, path);
+    Py_DECREF(path);
     if (bundle == NULL) {
         PyErr_Clear();
         ERR_clear_error();
     }
     else {
-        int appended = PyList_Append(items, bundle);
-        Py_DECREF(bundle);
-        if (appended < 0) {
-            goto done;
-        }
+        steps[n].kind = STEP_SOURCE;
+        steps[n].ref = bundle;
+        n++;
     }
-    if (PyList_Append(items, lookups) < 0) {
+    steps[n].kind = STEP_DEFAULT_PATHS;
+    steps[n].ref = PyBytes_FromString(dir);
+    if (steps[n].ref == NULL) {
         goto done;
     }
-    rc = add_items(self, items);
+    n++;
+    rc = add_steps(self, steps, n);
 done:
-    Py_XDECREF(items);
-    Py_XDECREF(path);
-    Py_XDECREF(lookups);
+    while (n > 0) {
+        Py_DECREF(steps[--n].ref);
+    }
     return rc;
 }
 
 int
 tlsctx_trust_set_verify_flags(tlsctx_context *self, unsigned long wanted)
 {
-    X509_STORE *store = SSL_CTX_get_cert_store(self->ctx);
-    X509_VERIFY_PARAM *param = X509_STORE_get0_param(store);
-    unsigned long current = X509_VERIFY_PARAM_get_flags(param);
+    unsigned long current = store_flags(SSL_CTX_get_cert_store(self->ctx));
     unsigned long clear = current & ~wanted;
     unsigned long set = ~current & wanted;
     if (clear == 0 && set == 0) {
-        return 0;
-    }
-    if (self->trust_recipe == NULL) {
-        if ((clear && !X509_VERIFY_PARAM_clear_flags(param, clear))
-            || (set && !X509_VERIFY_PARAM_set_flags(param, set))) {
-            tlsctx_set_ssl_error(self->state, NULL);
-            return -1;
-        }
         return 0;
     }
     /* work the result out on a scratch copy, then pick the store that has it */
@@ -1060,103 +1392,83 @@ tlsctx_trust_set_verify_flags(tlsctx_context *self, unsigned long wanted)
     }
     unsigned long result = X509_VERIFY_PARAM_get_flags(scratch);
     X509_VERIFY_PARAM_free(scratch);
-    return use_store(self, result, self->trust_recipe, PyList_GET_SIZE(self->trust_recipe),
-                     NULL);
-}
-
-int
-tlsctx_trust_prepare_for_handshake(tlsctx_context *self)
-{
-    PyObject *recipe = self->trust_recipe;
-    if (recipe == NULL) {
-        return 0;  /* private already */
+    struct tlsctx_trust *trust = self->trust;
+    if (!trust->shared) {
+        return use_private_copy(self, result, trust->n);
     }
-    /* Look-ups in a capath add certificates to the store during
-     * verification: a context whose store has them gets a private copy first,
-     * so that no other context sees the additions. */
-    int has_lookups = 0;
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(recipe); i++) {
-        PyObject *item = PyList_GET_ITEM(recipe, i);
-        if (PyBytes_Check(item) || PyTuple_Check(item)) {
-            has_lookups = 1;
-            break;
-        }
-    }
-    if (!has_lookups) {
-        return 0;  /* but see tlsctx_trust_new_probe */
-    }
-    X509_STORE *store = build_store(self->state, current_flags(self), recipe, NULL, 0);
-    if (store == NULL) {
+    int sorted = is_sorted(trust);
+    if (use_shared_store(self, result, trust->n) < 0) {
         return -1;
     }
-    SSL_CTX_set_cert_store(self->ctx, store);  /* takes ownership */
-    Py_CLEAR(self->trust_recipe);
+    set_phase(trust, SSL_CTX_get_cert_store(self->ctx), sorted);
     return 0;
 }
 
-/* The first look-up of a verification sorts the store's object list: the
- * stdlib's store is sorted by the first handshake that consults it (one that
- * verifies a peer or completes the chain it sends), and not by others. A
- * shared store must stay as it is for the other contexts, so while the
- * context's store is shared and unsorted, a connection verifies with a
- * "probe": a store of its own holding the same objects, in the same order,
- * with the same flags. A new probe, or NULL (no exception) when the context's
- * store will do, or NULL with an exception. */
-X509_STORE *
-tlsctx_trust_new_probe(tlsctx_context *self)
+int
+tlsctx_trust_pin(tlsctx_context *self, SSL *ssl)
 {
-    if (self->trust_recipe == NULL) {
-        return NULL;  /* private: sorted in place, as the stdlib's */
+    struct tlsctx_trust *trust = self->trust;
+    /* look-ups in a capath add to the store during verification: a context
+     * with lookups gets a store of its own first, so that no other context
+     * sees the additions */
+    if (trust->shared && steps_has_lookups(trust)) {
+        X509_STORE *store = SSL_CTX_get_cert_store(self->ctx);
+        if (use_private_copy(self, store_flags(store), trust->n) < 0) {
+            return -1;
+        }
     }
-    X509_STORE *base = SSL_CTX_get_cert_store(self->ctx);
-    if (!X509_STORE_lock(base)) {
+    X509_STORE *store = SSL_CTX_get_cert_store(self->ctx);
+    if (!SSL_set1_verify_cert_store(ssl, store) || !SSL_set1_chain_cert_store(ssl, store)) {
+        tlsctx_set_ssl_error(self->state, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+STACK_OF(X509) *
+tlsctx_trust_ca_certs(tlsctx_context *self)
+{
+    const void *const *suffix;
+    Py_ssize_t suffix_n = current_suffix(self->trust, &suffix);
+    X509_STORE *store = SSL_CTX_get_cert_store(self->ctx);
+    STACK_OF(X509) *certs = sk_X509_new_null();
+    /* a private store may grow under a handshake on another thread */
+    if (certs == NULL || !X509_STORE_lock(store)) {
+        sk_X509_free(certs);
         tlsctx_set_ssl_error(self->state, NULL);
         return NULL;
     }
-    STACK_OF(X509_OBJECT) *objects = X509_STORE_get0_objects(base);
-    int needed = sk_X509_OBJECT_num(objects) > 1 && !sk_X509_OBJECT_is_sorted(objects);
-    X509_STORE_unlock(base);
-    if (!needed) {
-        return NULL;
-    }
-    X509_STORE *probe = X509_STORE_new();
-    int copied = -1;
-    if (probe != NULL && force_flags(X509_STORE_get0_param(probe), current_flags(self))) {
-        copied = copy_unsorted_objects(base, probe);
-    }
-    if (copied != 1) {
-        X509_STORE_free(probe);
-        if (copied < 0) {
-            tlsctx_set_ssl_error(self->state, NULL);
+    STACK_OF(X509_OBJECT) *objects = X509_STORE_get0_objects(store);
+    int n = sk_X509_OBJECT_num(objects), ok = 1;
+    for (Py_ssize_t i = 0; ok && i < n + suffix_n; i++) {
+        X509_OBJECT *obj;
+        if (i < n) {
+            obj = sk_X509_OBJECT_value(objects, (int)i);
+            if (suffix_has(suffix, suffix_n, object_identity(obj))) {
+                continue;
+            }
         }
+        else if ((obj = find_identity(objects, suffix[i - n])) == NULL) {
+            continue;
+        }
+        X509 *cert = X509_OBJECT_get0_X509(obj);
+        if (cert != NULL && X509_check_ca(cert)) {
+            ok = X509_up_ref(cert);
+            if (ok && !sk_X509_push(certs, cert)) {
+                X509_free(cert);
+                ok = 0;
+            }
+        }
+    }
+    X509_STORE_unlock(store);
+    if (!ok) {
+        sk_X509_pop_free(certs, X509_free);
+        tlsctx_set_ssl_error(self->state, NULL);
         return NULL;
     }
-    return probe;
-}
-
-/* A look-up sorted `probe`, made from `source`: the stdlib's store would be
- * sorted now, so the context moves to the sorted variant of its trust
- * (shared as well), unless its trust changed since. The probe is that
- * variant (same objects, sorted the same way, same flags): on a cache miss
- * it becomes the shared store, and the OpenSSL error queue, which holds the
- * outcome of the call just made, is left alone. */
-int
-tlsctx_trust_probe_sorted(tlsctx_context *self, X509_STORE *source, X509_STORE *probe)
-{
-    PyObject *recipe = self->trust_recipe;
-    if (recipe == NULL || SSL_CTX_get_cert_store(self->ctx) != source) {
-        return 0;
-    }
-    PyObject *sorted = PyList_GetSlice(recipe, 0, PY_SSIZE_T_MAX);
-    if (sorted == NULL) {
-        return -1;
-    }
-    int rc = PyList_Append(sorted, Py_Ellipsis);
-    if (rc == 0) {
-        rc = use_store(self, current_flags(self), sorted, PyList_GET_SIZE(recipe), probe);
-    }
-    Py_DECREF(sorted);
-    return rc;
+    /* X509_check_ca caches extension data and may leave errors behind */
+    ERR_clear_error();
+    return certs;
 }
 
 /* ---- module functions ----------------------------------------------------- */
@@ -1165,8 +1477,27 @@ static PyObject *
 trust_cache_clear(PyObject *module, PyObject *unused)
 {
     tlsctx_trust_cache *cache = get_cache(tlsctx_get_state(module));
-    PyDict_Clear(cache->bundles);
-    PyDict_Clear(cache->stores);
+    /* the entries die outside the lock: only C destructors, but cheap to be sure */
+    PyObject *bundles = PyDict_New(), *stores = PyDict_New();
+    if (bundles == NULL || stores == NULL) {
+        Py_XDECREF(bundles);
+        Py_XDECREF(stores);
+        return NULL;
+    }
+    cache_lock(cache);
+    Py_SETREF(bundles, Py_NewRef(cache->bundles));
+    Py_SETREF(stores, Py_NewRef(cache->stores));
+    PyObject *fresh_bundles = PyDict_New(), *fresh_stores = PyDict_New();
+    if (fresh_bundles != NULL && fresh_stores != NULL) {
+        Py_SETREF(cache->bundles, fresh_bundles);
+        Py_SETREF(cache->stores, fresh_stores);
+        fresh_bundles = fresh_stores = NULL;
+    }
+    cache_unlock(cache);
+    Py_XDECREF(fresh_bundles);
+    Py_XDECREF(fresh_stores);
+    Py_DECREF(bundles);
+    Py_DECREF(stores);
     Py_RETURN_NONE;
 }
 
@@ -1174,12 +1505,14 @@ static PyObject *
 trust_cache_info(PyObject *module, PyObject *unused)
 {
     tlsctx_trust_cache *cache = get_cache(tlsctx_get_state(module));
-    return Py_BuildValue("{snsnsnsnsKsKsK}", "sources", PyDict_GET_SIZE(cache->bundles),
-                         "max_sources", (Py_ssize_t)MAX_BUNDLES,
-                         "stores", PyDict_GET_SIZE(cache->stores),
-                         "max_stores", (Py_ssize_t)MAX_STORES,
-                         "hits", cache->hits, "store_builds", cache->misses,
-                         "parses", cache->parses);
+    cache_lock(cache);
+    Py_ssize_t sources = PyDict_GET_SIZE(cache->bundles), stores = PyDict_GET_SIZE(cache->stores);
+    unsigned long long hits = cache->hits, misses = cache->misses, parses = cache->parses;
+    cache_unlock(cache);
+    return Py_BuildValue("{snsnsnsnsKsKsK}", "sources", sources,
+                         "max_sources", (Py_ssize_t)MAX_BUNDLES, "stores", stores,
+                         "max_stores", (Py_ssize_t)MAX_STORES, "hits", hits,
+                         "store_builds", misses, "parses", parses);
 }
 
 static PyObject *
@@ -1205,6 +1538,11 @@ tlsctx_trust_cache_free(tlsctx_trust_cache *cache)
 {
     Py_CLEAR(cache->bundles);
     Py_CLEAR(cache->stores);
+#if PY_VERSION_HEX < 0x030D0000
+    if (cache->lock != NULL) {
+        PyThread_free_lock(cache->lock);
+    }
+#endif
     PyMem_Free(cache);
 }
 
@@ -1217,6 +1555,17 @@ tlsctx_setup_trust_cache(PyObject *module, tlsctx_state *state)
         return -1;
     }
     state->trust_cache = cache;
+    if (tlsctx_trust_probe_openssl() < 0) {
+        PyErr_NoMemory();
+        return -1;
+    }
+#if PY_VERSION_HEX < 0x030D0000
+    cache->lock = PyThread_allocate_lock();
+    if (cache->lock == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+#endif
     cache->bundles = PyDict_New();
     cache->stores = PyDict_New();
     if (cache->bundles == NULL || cache->stores == NULL) {

@@ -1,0 +1,182 @@
+"""Cold start (issue 16), stdlib ``ssl`` against ``tlsctx``, side by side.
+
+    python benchmarks/bench_cold.py            # table
+    python benchmarks/bench_cold.py --json     # the same numbers as JSON
+    python benchmarks/bench_cold.py -n 21      # fresh processes per sample
+
+Every number comes from fresh processes, one per sample, the two libraries
+alternating; the table gives medians. tlsctx is imported from the
+repository this script lives in when it was built in place, else from the
+installed package. Both libraries should link the same OpenSSL (the header
+says which each uses): ratios are per OpenSSL.
+
+What is measured, in a fresh process:
+
+* ``import``: ``import ssl`` against ``import tlsctx`` (tlsctx imports the
+  stdlib's ssl itself today, so this is import ssl + tlsctx's own work).
+* ``bare``: the first ``SSLContext(PROTOCOL_TLS_CLIENT)`` after the import
+  (OpenSSL's own first-use set-up is in it, for both).
+* ``cold``: the first ``create_default_context()`` after the import.
+* ``handshake``: from after the import to the end of the first verified
+  handshake: ``create_default_context()`` plus a test CA, against a server
+  made before the clock starts (the stdlib's, over memory BIOs).
+* ``rss``: resident-set growth across the first ``create_default_context()``
+  (what parsing the trust material costs in memory).
+
+Ratios are stdlib / tlsctx (bigger is better). The targets are issue 16's;
+"floor" compares tlsctx's cold call with its own bare context (<= 1.5).
+"""
+import argparse
+import json
+import os
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+
+CHILD = r"""
+import os, sys, time
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+what, lib, cafile, server_pem = sys.argv[1:5]
+t0 = time.perf_counter()
+if lib == "ssl":
+    import ssl as mod
+else:
+    import tlsctx as mod
+t_import = time.perf_counter() - t0
+import ssl
+out = {"import": t_import}
+if what == "bare":
+    t0 = time.perf_counter()
+    mod.SSLContext(mod.PROTOCOL_TLS_CLIENT)
+    out["bare"] = time.perf_counter() - t0
+elif what == "cold":
+    before = rss()
+    t0 = time.perf_counter()
+    ctx = mod.create_default_context()
+    out["cold"] = time.perf_counter() - t0
+    out["rss"] = rss() - before
+elif what == "handshake":
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(server_pem)
+    s_in, s_out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    t0 = time.perf_counter()
+    ctx = mod.create_default_context()
+    ctx.load_verify_locations(cafile)
+    c_in, c_out = mod.MemoryBIO(), mod.MemoryBIO()
+    client = ctx.wrap_bio(c_in, c_out, server_hostname="localhost")
+    srv = server.wrap_bio(s_in, s_out, server_side=True)
+    done = [False, False]
+    while not all(done):
+        for i, (obj, m) in enumerate(((client, mod), (srv, ssl))):
+            if not done[i]:
+                try:
+                    obj.do_handshake()
+                    done[i] = True
+                except m.SSLWantReadError:
+                    pass
+        s_in.write(c_out.read())
+        c_in.write(s_out.read())
+    out["handshake"] = time.perf_counter() - t0
+print(repr(out))
+"""
+
+
+def environment():
+    env = dict(os.environ)
+    built_in_place = any(name.startswith("_tlsctx") and name.endswith(".so")
+                         for name in os.listdir(os.path.join(REPO, "tlsctx")))
+    if built_in_place:
+        env["PYTHONPATH"] = REPO + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+def make_pki(directory):
+    import trustme
+    ca = trustme.CA()
+    leaf = ca.issue_cert("localhost")
+    cafile = os.path.join(directory, "ca.pem")
+    server = os.path.join(directory, "server.pem")
+    ca.cert_pem.write_to_path(cafile)
+    leaf.private_key_and_cert_chain_pem.write_to_path(server)
+    return cafile, server
+
+
+def sample(what, lib, cafile, server, env):
+    out = subprocess.run([sys.executable, "-c", CHILD, what, lib, cafile, server],
+                         capture_output=True, text=True, env=env, check=True, cwd=HERE)
+    return eval(out.stdout.strip().splitlines()[-1])  # noqa: S307 - our own child's repr
+
+
+def measure(n):
+    env = environment()
+    with tempfile.TemporaryDirectory() as tmp:
+        cafile, server = make_pki(tmp)
+        results = {lib: {} for lib in ("ssl", "tlsctx")}
+        for what in ("bare", "cold", "handshake"):
+            for _ in range(n):
+                for lib in ("ssl", "tlsctx"):
+                    for key, value in sample(what, lib, cafile, server, env).items():
+                        results[lib].setdefault(key, []).append(value)
+    return {lib: {k: statistics.median(v) for k, v in r.items()} for lib, r in results.items()}
+
+
+def versions(env):
+    code = "import ssl, tlsctx; print(ssl.OPENSSL_VERSION); print(tlsctx.OPENSSL_VERSION)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, check=True, cwd=HERE).stdout.splitlines()
+    return out[0], out[1]
+
+
+TARGETS = {   # minimum stdlib/tlsctx ratio; OpenSSL 3.0 unless said
+    "import": 1.0,
+    "bare": 1.0,
+    "cold": 8.0,       # 3.0; 3.0x on OpenSSL 3.6
+    "handshake": 3.0,
+    "rss": 4.0,
+}
+
+
+def table(medians, header):
+    lines = [header, "",
+             "| case | stdlib | tlsctx | stdlib/tlsctx | target |",
+             "|---|---:|---:|---:|---:|"]
+    for key in ("import", "bare", "cold", "handshake", "rss"):
+        a, b = medians["ssl"][key], medians["tlsctx"][key]
+        if key == "rss":
+            fa, fb = "%.0f KiB" % (a / 1024), "%.0f KiB" % (b / 1024)
+        else:
+            fa, fb = "%.2f ms" % (a * 1e3), "%.2f ms" % (b * 1e3)
+        ratio = a / b if b else float("inf")
+        lines.append("| %s | %s | %s | %.2fx | >= %.1fx |" % (key, fa, fb, ratio, TARGETS[key]))
+    floor = medians["tlsctx"]["cold"] / medians["tlsctx"]["bare"]
+    lines.append("")
+    lines.append("tlsctx cold / tlsctx bare: %.2fx (target <= 1.5x)" % floor)
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("-n", type=int, default=11, help="fresh processes per sample")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    env = environment()
+    std_version, tls_version = versions(env)
+    medians = measure(args.n)
+    if args.json:
+        print(json.dumps({"stdlib_openssl": std_version, "tlsctx_openssl": tls_version,
+                          "python": sys.version.split()[0], "medians": medians}, indent=2))
+        return
+    header = "Python %s; stdlib ssl: %s; tlsctx: %s; medians of %d fresh processes" % (
+        sys.version.split()[0], std_version, tls_version, args.n)
+    print(table(medians, header))
+
+
+if __name__ == "__main__":
+    main()
