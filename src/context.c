@@ -93,17 +93,17 @@ protocol_deprecation(int protocol)
     return NULL;
 }
 
-/* Everything a fresh context gets before Python sees it, as stdlib 3.13. */
+/* The running stdlib's build choice (constants.c): its cipher string and a
+ * TLS 1.2 minimum for the version-flexible methods, or, where the interpreter
+ * keeps OpenSSL's defaults (Debian's), neither call at all. */
 static int
-apply_defaults(tlsctx_context *self)
+apply_build_defaults(tlsctx_context *self)
 {
     tlsctx_state *state = self->state;
-    uint64_t options = SSL_OP_ALL & ~SSL_OP_DONT_INSERT_EMPTY_FRAGMENTS;
-    options |= SSL_OP_NO_SSLv3 | SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE;
-    SSL_CTX_set_options(self->ctx, options);
-
-    if (SSL_CTX_set_cipher_list(self->ctx, "@SECLEVEL=2:ECDH+AESGCM:ECDH+CHACHA20:ECDH+AES"
-                                           ":DHE+AES:!aNULL:!eNULL:!aDSS:!SHA1:!AESCCM") != 1) {
+    if (state->default_ciphers == NULL) {
+        return 0;
+    }
+    if (SSL_CTX_set_cipher_list(self->ctx, PyBytes_AS_STRING(state->default_ciphers)) != 1) {
         ERR_clear_error();
         PyErr_SetString(state->SSLError, "No cipher can be selected.");
         return -1;
@@ -117,6 +117,21 @@ apply_defaults(tlsctx_context *self)
             PyErr_Format(PyExc_ValueError, "Failed to set minimum protocol 0x%x", TLS1_2_VERSION);
             return -1;
         }
+    }
+    return 0;
+}
+
+/* Everything a fresh context gets before Python sees it, as the running stdlib's. */
+static int
+apply_defaults(tlsctx_context *self)
+{
+    tlsctx_state *state = self->state;
+    uint64_t options = SSL_OP_ALL & ~SSL_OP_DONT_INSERT_EMPTY_FRAGMENTS;
+    options |= SSL_OP_NO_SSLv3 | SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE;
+    SSL_CTX_set_options(self->ctx, options);
+
+    if (apply_build_defaults(self) < 0) {
+        return -1;
     }
     SSL_CTX_set_mode(self->ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_AUTO_RETRY);
 
