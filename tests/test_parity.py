@@ -29,17 +29,24 @@ DOCUMENTED_DIFFERENCES = {
     "HAS_PSK_TLS13": ((3, 15), "constant added to ssl in 3.15"),
     "create_default_context.verify_flags": (
         (3, 13), "3.13 adds VERIFY_X509_PARTIAL_CHAIN and VERIFY_X509_STRICT"),
-    "options.setter": ((3, 12), "options became 64-bit in 3.12: unsigned 64-bit parsing, "
-                                "OverflowError for negative values"),
+    "options.setter": ((3, 12), "options became 64-bit in 3.12: 2**63 and OP_LEGACY_SERVER_CONNECT "
+                                "were refused or unnamed"),
+    "options.setter.messages": (
+        (3, 14), "3.14 parses options as any integer-like object: ValueError for negative "
+                 "values, 'X' object cannot be interpreted as an integer"),
+    "minimum_version.setter": ((3, 14), "3.14 parses the version as a C int: 'signed integer is "
+                                        "greater than maximum' (3.13: 'Option is too long')"),
 }
 
-# What CPython 3.13 answers where an older stdlib answers differently.
-SETTER_313 = {
-    ("options", "x"): ("TypeError", "argument must be int, not str"),
-    ("options", 1.0): ("TypeError", "argument must be int, not float"),
-    ("options", None): ("TypeError", "argument must be int, not None"),
-    ("options", -1): ("OverflowError", "can't convert negative int to unsigned"),
-    ("options", 2**64): ("OverflowError", "int too big to convert"),
+# What CPython 3.14+ answers where an older stdlib answers differently.
+SETTER_NEWEST = {
+    ("options", "x"): ("TypeError", "'str' object cannot be interpreted as an integer"),
+    ("options", 1.0): ("TypeError", "'float' object cannot be interpreted as an integer"),
+    ("options", None): ("TypeError", "'NoneType' object cannot be interpreted as an integer"),
+    ("options", -1): ("ValueError", "Cannot convert negative int"),
+    ("options", 2**64): ("OverflowError", "Python int too large for C unsigned long long"),
+    ("minimum_version", 2**40): ("OverflowError", "signed integer is greater than maximum"),
+    ("maximum_version", 2**40): ("OverflowError", "signed integer is greater than maximum"),
 }
 
 
@@ -328,16 +335,18 @@ def set_then_read(module, protocol, attribute, value):
 @pytest.mark.parametrize("attribute,value", SETTER_CASES)
 def test_setter(protocol, attribute, value):
     mine = outcome(set_then_read(tlsctx, protocol, attribute, value))
-    if attribute == "options" and differs_here("options.setter"):
-        if (attribute, value) in SETTER_313:
-            assert mine[0][1:3] == SETTER_313[attribute, value]
-            return
-        if attribute == "options" and value in (4, 2**63, 2**40):
-            # OP_LEGACY_SERVER_CONNECT (4) has no name there; 2**63 overflowed a C long
-            ctx = new_context(tlsctx, protocol)
-            ctx.options = value
-            assert int(ctx.options) == value
-            return
+    entry = "options.setter.messages" if attribute == "options" else "minimum_version.setter"
+    newest = [answer for (name, known), answer in SETTER_NEWEST.items()
+              if name == attribute and type(known) is type(value) and known == value]
+    if differs_here(entry) and newest:
+        assert mine[0][1:3] == newest[0]
+        return
+    if attribute == "options" and differs_here("options.setter") and value in (4, 2**63, 2**40):
+        # OP_LEGACY_SERVER_CONNECT (4) has no name there; 2**63 overflowed a C long
+        ctx = new_context(tlsctx, protocol)
+        ctx.options = value
+        assert int(ctx.options) == value
+        return
     theirs = outcome(set_then_read(ssl, protocol, attribute, value))
     assert mine == theirs
 
