@@ -15,7 +15,7 @@ import warnings
 import pytest
 
 import tlsctx
-from helpers import outcome, strip_location
+from helpers import UNKNOWN_ERROR_CODE_FROM, outcome, strip_location
 
 PY = sys.version_info[:2]
 
@@ -34,6 +34,8 @@ DOCUMENTED_DIFFERENCES = {
     "options.setter.messages": (
         (3, 14), "3.14 parses options as any integer-like object: ValueError for negative "
                  "values, 'X' object cannot be interpreted as an integer"),
+    "unknown error": (UNKNOWN_ERROR_CODE_FROM, "3.14 names the code of an error without a text: "
+                                               "'unknown error (0x0)'"),
     "minimum_version.setter": ((3, 14), "3.14 parses the version as a C int: 'signed integer is "
                                         "greater than maximum' (3.13: 'Option is too long')"),
 }
