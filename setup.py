@@ -27,7 +27,8 @@ SOURCES = [
     "src/trustcache.c",   # shared, parsed trust sources
     "src/connection.c",   # the TLS connection, MemoryBIO, SSLSession
 ]
-DEPENDS = ["src/_tlsctx.h", "src/errtables.h", "src/glibc_compat.c"]
+DEPENDS = ["src/_tlsctx.h", "src/errtables.h", "src/errtables_30.h", "src/errtables_35.h",
+           "src/errtables_36.h", "src/glibc_compat.c"]
 
 
 def fail(message):

@@ -193,7 +193,8 @@ tlsctx_setup_error_tables(PyObject *module, tlsctx_state *state)
         }
     }
     if (PyModule_AddObjectRef(module, "err_codes_to_names", state->reason_names) < 0
-        || PyModule_AddObjectRef(module, "lib_codes_to_names", state->lib_names) < 0) {
+        || PyModule_AddObjectRef(module, "lib_codes_to_names", state->lib_names) < 0
+        || PyModule_AddStringConstant(module, "_ERRTABLES_RELEASE", TLSCTX_ERRTABLES_RELEASE) < 0) {
         return -1;
     }
     return 0;

@@ -584,3 +584,76 @@ def test_load_default_certs_type_check():
 def test_error_messages_strip_only_location():
     assert strip_location("abc (_ssl.c:12)") == "abc"
     assert strip_location("abc (context.c:9)") == "abc"
+
+
+# --- error names of the OpenSSL tlsctx is built with --------------------------------------
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def build_headers():
+    """The include directory holding the OpenSSL headers tlsctx was built
+    with, if they are installed here (None otherwise)."""
+    build = tlsctx._tlsctx._BUILD_OPENSSL_API_VERSION
+    for inc in ("/usr/include", "/usr/local/include"):
+        try:
+            text = pathlib.Path(inc, "openssl", "opensslv.h").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split()[2:4] for line in text.splitlines()
+                      if line.startswith("# define OPENSSL_VERSION_") and len(line.split()) >= 4)
+        if (fields.get("OPENSSL_VERSION_MAJOR"), fields.get("OPENSSL_VERSION_MINOR"),
+                fields.get("OPENSSL_VERSION_PATCH")) == tuple(str(build[i]) for i in (0, 1, 3)):
+            return inc
+    return None
+
+
+def test_error_table_is_the_build_openssls():
+    """The (lib, reason) names tlsctx reports are those of the release it is
+    built with: its committed table equals what that release's headers give."""
+    build = tlsctx._tlsctx._BUILD_OPENSSL_API_VERSION
+    assert tlsctx._tlsctx._ERRTABLES_RELEASE in ("3.0", "3.5", "3.6")
+    if build[:2] in ((3, 0), (3, 5), (3, 6)):
+        assert tlsctx._tlsctx._ERRTABLES_RELEASE == "%d.%d" % build[:2]
+    inc = build_headers()
+    script = ROOT / "tools" / "gen_errtables.py"
+    if inc is None or not script.exists():
+        pytest.skip("the OpenSSL %d.%d.%d headers tlsctx was built with are not installed here"
+                    % (build[0], build[1], build[3]))
+    if build[:2] not in ((3, 0), (3, 5), (3, 6)):
+        pytest.skip("no table of its own for OpenSSL %d.%d (it uses %s's)"
+                    % (build[:2] + (tlsctx._tlsctx._ERRTABLES_RELEASE,)))
+    done = subprocess.run([sys.executable, str(script), "--check", inc], capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+# Records a client can receive instead of a ServerHello: the error OpenSSL
+# reports for each, and the names the stdlib gives them, depend on the release
+# (3.2+ report malformed records as SSL_R_RECORD_LAYER_FAILURE).
+MALFORMED_RECORDS = {
+    "http": b"HTTP/1.1 400 Bad Request\r\n\r\n",
+    "bad_length": b"\x16\x03\x03\xff\xff" + b"\x00" * 10,
+    "oversized": b"\x16\x03\x03\x48\x01" + b"\x00" * 0x4801,
+    "alert": b"\x15\x03\x03\x00\x02\x02\x28",
+    "early_data": b"\x17\x03\x03\x00\x05hello",
+    "unknown_type": b"\x99\x03\x03\x00\x01\x00",
+}
+
+
+@openssl_specific
+@pytest.mark.parametrize("record", sorted(MALFORMED_RECORDS))
+def test_handshake_error_names_like_stdlib(record):
+    def handshake(module):
+        ctx = module.SSLContext(module.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = module.CERT_NONE
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        conn = ctx.wrap_bio(incoming, outgoing, server_hostname="localhost")
+        with pytest.raises(ssl.SSLWantReadError):
+            conn.do_handshake()
+        incoming.write(MALFORMED_RECORDS[record])
+        return conn.do_handshake
+    mine, theirs = outcome(handshake(tlsctx)), outcome(handshake(ssl))
+    assert mine[0][0] == "raise"
+    assert mine == theirs
