@@ -419,8 +419,11 @@ def test_methods_documented_by_315_exist_on_sslcontext():
 
 def test_python_m_tlsctx_names_both_openssl_libraries():
     import os
+    import platform
     import subprocess
     import sys
+
+    import tlsctx.__main__
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(tlsctx.__file__)))
     env = dict(os.environ, PYTHONPATH=root)
@@ -429,3 +432,13 @@ def test_python_m_tlsctx_names_both_openssl_libraries():
     assert "tlsctx OpenSSL: %s " % tlsctx.OPENSSL_VERSION in out
     assert "stdlib OpenSSL: %s" % ssl.OPENSSL_VERSION in out
     assert tlsctx.__file__ in out
+    assert "interpreter: %s %s (%s)" % (platform.python_implementation(),
+                                        sys.version.split()[0], sys.executable) in out
+    # the interpreter's build choices, and which differ from CPython's defaults
+    differ = []
+    if ssl._DEFAULT_CIPHERS != tlsctx.__main__.CPYTHON_CIPHERS:
+        differ.append("cipher defaults")
+    if ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).minimum_version != ssl.TLSVersion.TLSv1_2:
+        differ.append("minimum version")
+    assert ("build options that differ from CPython's defaults: %s; tlsctx follows the "
+            "interpreter's" % (", ".join(differ) or "none")) in out
