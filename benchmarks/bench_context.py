@@ -26,8 +26,8 @@ What is measured (ratios are stdlib / tlsctx, so bigger is better):
 
 In-process timings are CPU time (user + system) of the benchmark's
 process, the best of several interleaved rounds (the least disturbed by
-other work on the machine); cold and memory samples take the median of
-fresh processes' wall-clock times.
+other work on the machine); the cold call is the median CPU time over
+fresh processes, memory the median over fresh processes.
 """
 import argparse
 import json
@@ -173,9 +173,9 @@ if name == "ssl":
 else:
     import tlsctx as module
 if what == "cold":
-    start = time.perf_counter()
+    start = time.process_time()
     module.create_default_context()
-    print(time.perf_counter() - start)
+    print(time.process_time() - start)
 else:
     import os
     page = os.sysconf("SC_PAGE_SIZE")
