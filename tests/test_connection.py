@@ -15,7 +15,7 @@ import threading
 import pytest
 
 import tlsctx
-from helpers import strip_location
+from helpers import differs_in_this_release, strip_location
 from peers import (HOST, MODULES, OPENSSL, Certs, OpenSSLServer, TLSServer, client_context,
                    echo, openssl_client, server_context)
 
@@ -257,7 +257,14 @@ def test_peer_closing_mid_stream(certs, suppress):
                     except ssl.SSLError as exc:
                         result = error_outcome(exc)
         outcomes[name] = (got, result)
-    assert outcomes["tlsctx"] == outcomes["stdlib"]
+    if differs_in_this_release("fresh_context.options"):
+        # this stdlib predates gh-95494 (helpers.PATCH_DIFFERENCES): it reads
+        # the missing close_notify as a clean end, or without its default
+        # option as a plain SSLError; tlsctx gives the newest answer
+        if suppress:
+            assert outcomes["tlsctx"][1] == ("ok", b"")
+    else:
+        assert outcomes["tlsctx"] == outcomes["stdlib"]
     if not suppress:
         assert outcomes["tlsctx"][1][0] == "SSLEOFError"
 

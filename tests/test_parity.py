@@ -15,7 +15,9 @@ import warnings
 import pytest
 
 import tlsctx
-from helpers import UNKNOWN_ERROR_CODE_FROM, outcome, strip_location
+from helpers import (  # noqa: F401  (PATCH_DIFFERENCES: the table test_docs reads here)
+    PATCH_DIFFERENCES, UNKNOWN_ERROR_CODE_FROM, differs_in_this_release, newest_defaults, outcome,
+    strip_location)
 
 PY = sys.version_info[:2]
 
@@ -52,30 +54,11 @@ SETTER_NEWEST = {
 }
 
 
-# Differences that a CPython bug-fix release removed: name -> ({minor: first
-# agreeing release of that minor}, what differs).  Minors not listed agree.
-PATCH_DIFFERENCES = {
-    "fresh_context.options": (
-        {(3, 10): (3, 10, 11), (3, 11): (3, 11, 3)},
-        "fresh contexts set OP_IGNORE_UNEXPECTED_EOF (until gh-95494), which hides "
-        "truncation: a peer's missing close_notify reads as a clean end of data"),
-}
-
-
 def differs_here(name):
     if name in PATCH_DIFFERENCES:
-        first = PATCH_DIFFERENCES[name][0].get(PY)
-        return first is not None and sys.version_info[:3] < first
+        return differs_in_this_release(name)
     entry = DOCUMENTED_DIFFERENCES.get(name)
     return entry is not None and PY < entry[0]
-
-
-def newest_defaults(ctx):
-    """A fresh stdlib context as the newest stdlib would make it: the one
-    fresh-context default an older bug-fix release still had is undone."""
-    if differs_here("fresh_context.options"):
-        ctx.options &= ~ssl.OP_IGNORE_UNEXPECTED_EOF
-    return ctx
 
 
 CONSTANT_PREFIXES = ("PROTOCOL_", "OP_", "CERT_", "VERIFY_", "ALERT_DESCRIPTION_", "HAS_",
