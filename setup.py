@@ -28,7 +28,8 @@ SOURCES = [
     "src/connection.c",   # the TLS connection, MemoryBIO, SSLSession
     "src/distrust.c",     # verification rules of CPython 3.14+: distrusted keys
 ]
-DEPENDS = ["src/_tlsctx.h", "src/errtables.h", "src/glibc_compat.c"]
+DEPENDS = ["src/_tlsctx.h", "src/errtables.h", "src/errtables_30.h", "src/errtables_35.h",
+           "src/errtables_36.h", "src/glibc_compat.c"]
 
 
 def fail(message):

@@ -80,6 +80,7 @@ module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(state->SSLCertVerificationError);
     Py_VISIT(state->lib_names);
     Py_VISIT(state->reason_names);
+    Py_VISIT(state->default_ciphers);
     return 0;
 }
 
@@ -100,6 +101,7 @@ module_clear(PyObject *module)
     Py_CLEAR(state->SSLCertVerificationError);
     Py_CLEAR(state->lib_names);
     Py_CLEAR(state->reason_names);
+    Py_CLEAR(state->default_ciphers);
     return 0;
 }
 

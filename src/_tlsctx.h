@@ -54,6 +54,11 @@ typedef struct {
 
     /* Parsed trust sources and the X509_STOREs shared between contexts. */
     tlsctx_trust_cache *trust_cache;
+
+    /* The running stdlib's build choice for fresh contexts (constants.c):
+     * the cipher string it sets (bytes), or NULL when it keeps OpenSSL's
+     * default cipher list and sets no TLS 1.2 minimum. */
+    PyObject *default_ciphers;
 } tlsctx_state;
 
 extern PyModuleDef tlsctx_module_def;

@@ -111,6 +111,13 @@ password_set(password_info *pw, PyObject *value, const char *bad_type)
 }
 
 /* pem_password_cb: runs inside OpenSSL while the GIL is released. */
+/* No password was given: refuse, as CPython 3.15 does, without a prompt. */
+static int
+no_password_callback(char *buf, int size, int rwflag, void *userdata)
+{
+    return -1;
+}
+
 static int
 password_callback(char *buf, int size, int rwflag, void *userdata)
 {
@@ -376,8 +383,9 @@ raise_load_error(tlsctx_context *self, const password_info *pw, int saved_errno,
 static int
 load_chain(tlsctx_context *self, chain_source *src, password_info *pw, int has_password)
 {
-    /* without a password OpenSSL's default prompt applies, as in the stdlib */
-    pem_password_cb *cb = has_password ? password_callback : NULL;
+    /* without a password an encrypted key fails to load: never OpenSSL's
+     * default of prompting on the terminal (CPython 3.15 does the same) */
+    pem_password_cb *cb = has_password ? password_callback : no_password_callback;
     void *cb_data = has_password ? pw : NULL;
     int ok, saved_errno = 0, rc = -1;
     PyObject *failed_file = NULL;   /* borrowed: the file errno is about */

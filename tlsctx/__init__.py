@@ -351,10 +351,10 @@ def DER_cert_to_PEM_cert(der_cert_bytes):
     """PEM text (str, lines of 64 characters) of a DER certificate."""
     import base64
     body = base64.standard_b64encode(der_cert_bytes).decode("ascii")
-    lines = [PEM_HEADER]
-    lines.extend(body[start:start + 64] for start in range(0, len(body), 64))
-    lines.append(PEM_FOOTER)
-    return "\n".join(lines) + "\n"
+    # CPython 3.15's layout: the body's line (empty for empty input) always
+    # sits between the markers
+    wrapped = "\n".join(body[start:start + 64] for start in range(0, len(body), 64))
+    return "%s\n%s\n%s\n" % (PEM_HEADER, wrapped, PEM_FOOTER)
 
 
 def PEM_cert_to_DER_cert(pem_cert_string):
