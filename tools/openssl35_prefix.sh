@@ -21,10 +21,14 @@ TRIPLET=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multi
 
 say() { printf '== openssl35: %s\n' "$*" >&2; }
 
+uris() {
+    awk '/^URIs:/ {print $2}' /etc/apt/sources.list.d/*.sources 2>/dev/null
+    awk '$1 == "deb" {print ($2 ~ /^\[/ ? $3 : $2)}' /etc/apt/sources.list 2>/dev/null
+}
+
 mirror() {
     # the first non-security Debian archive of this machine's apt
-    uri=$(awk '/^URIs:/ {print $2}' /etc/apt/sources.list.d/*.sources 2>/dev/null | grep -v security | head -n 1)
-    [ -n "$uri" ] || uri=$(awk '$1 == "deb" && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null)
+    uri=$(uris | grep -v security | head -n 1)
     [ -n "$uri" ] || { echo "openssl35: no Debian mirror configured in /etc/apt" >&2; return 1; }
     echo "$uri"
 }
@@ -38,6 +42,7 @@ if [ ! -f "$OUT/prefix/lib/libssl.a" ] || [ ! -f "$OUT/prefix/lib/libcrypto.a" ]
         fi
     done
     uri=$(mirror)
+    security=$(uris | grep security | head -n 1 || true)
     mkdir -p "$OUT/apt/lists/partial" "$OUT/apt/cache/archives/partial" "$OUT/apt/etc" "$OUT/debs"
     # written at run time into the build directory only (git-ignored)
     cat > "$OUT/apt/etc/trixie.sources" <<SOURCES
@@ -48,6 +53,18 @@ Components: main
 Architectures: $ARCH
 Signed-By: /usr/share/keyrings/debian-archive-trixie-stable.gpg /usr/share/keyrings/debian-archive-trixie-automatic.gpg
 SOURCES
+    # OpenSSL's security fixes reach trixie-security first
+    if [ -n "$security" ]; then
+        cat >> "$OUT/apt/etc/trixie.sources" <<SOURCES
+
+Types: deb
+URIs: $security
+Suites: trixie-security
+Components: main
+Architectures: $ARCH
+Signed-By: /usr/share/keyrings/debian-archive-trixie-security-automatic.gpg
+SOURCES
+    fi
     cat > "$OUT/apt/etc/apt.conf" <<CONF
 Dir::Etc::SourceList "/dev/null";
 Dir::Etc::SourceParts "$OUT/apt/etc";
