@@ -154,3 +154,43 @@ def test_no_openssl_symbol_is_reachable_through_the_extension():
     for name in ("SSL_CTX_new", "OpenSSL_version_num", "X509_STORE_new", "ERR_get_error",
                  "__isoc23_strtol", "ZSTD_compress", "deflate"):
         assert not hasattr(handle, name), name
+
+
+# ---- what python -m tlsctx says about the two libraries ---------------------
+
+
+def test_python_m_tlsctx_shows_openssl_and_ca_paths():
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(tlsctx.__file__)))
+    out = subprocess.run([sys.executable, "-m", "tlsctx"], cwd=root, check=True,
+                         capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=root)).stdout
+    paths = ssl.get_default_verify_paths()
+    assert ("bundled: linked into tlsctx" in out) == BUNDLED
+    assert "default CA paths of tlsctx (%s):" % tlsctx._DEFAULT_VERIFY_PATHS_SOURCE in out
+    assert "cafile %s, capath %s" % (paths.cafile, paths.capath) in out
+    assert "default CA paths of the stdlib: the same" in out
+
+
+@pytest.mark.parametrize("stdlib_version, bundled, warns", [
+    ((99, 0, 0, 0, 0), True, True),      # the system's OpenSSL is newer
+    ((0, 9, 8, 0, 0), True, False),      # older
+    ((99, 0, 0, 0, 0), False, False),    # not bundled: the same library, nothing to warn of
+])
+def test_python_m_tlsctx_warns_when_the_bundled_openssl_is_older(monkeypatch, stdlib_version,
+                                                                 bundled, warns):
+    from tlsctx import __main__ as main
+    monkeypatch.setattr(ssl, "OPENSSL_VERSION_INFO", stdlib_version)
+    monkeypatch.setattr(tlsctx._tlsctx, "_OPENSSL_BUNDLED", bundled)
+    report = main.openssl_report()
+    assert bool(report["warnings"]) == warns
+    if warns:
+        assert "gets fixes only through tlsctx releases" in report["warnings"][0]
+        assert tlsctx.OPENSSL_VERSION in report["warnings"][0]
+
+
+def test_bundled_default_paths_follow_the_stdlib():
+    """The paths OpenSSL's defaults give: the stdlib's on every build (a
+    bundled OpenSSL takes them from the stdlib's _ssl at import)."""
+    import _ssl
+    assert tuple(tlsctx._tlsctx.get_default_verify_paths()) == tuple(_ssl.get_default_verify_paths())

@@ -120,12 +120,12 @@ def _system_default_verify_paths():
     except ImportError:
         _ssl = None
     if _ssl is not None:
-        return tuple(_ssl.get_default_verify_paths()), "the stdlib's " + _ssl.OPENSSL_VERSION
+        return tuple(_ssl.get_default_verify_paths()), "taken from the stdlib's " + _ssl.OPENSSL_VERSION
     for directory in _OPENSSLDIR_CANDIDATES:
         cafile, capath = directory + "/cert.pem", directory + "/certs"
         if os.path.isfile(cafile) or os.path.isdir(capath):
             break
-    return ("SSL_CERT_FILE", cafile, "SSL_CERT_DIR", capath), directory + " (no _ssl module)"
+    return ("SSL_CERT_FILE", cafile, "SSL_CERT_DIR", capath), "found in %s (no _ssl module)" % directory
 
 
 if _tlsctx._OPENSSL_BUNDLED:

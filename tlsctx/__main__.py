@@ -1,9 +1,11 @@
 """python -m tlsctx: the default client context of tlsctx beside the stdlib's.
 
-Shows protocol, version bounds, options, verification settings, trust store
-counts and cipher count of create_default_context() from each library, marks
-every difference, and how long each took to create.  --json prints the same
-as one JSON object.
+Shows which OpenSSL each library runs on and where each finds the default CA
+certificates, then protocol, version bounds, options, verification settings,
+trust store counts and cipher count of create_default_context() from each
+library, marks every difference, and how long each took to create.  Warns
+when tlsctx's bundled OpenSSL (a binary wheel's) is older than the
+stdlib's.  --json prints the same as one JSON object.
 """
 import argparse
 import json
@@ -52,6 +54,28 @@ def describe(module):
     }
 
 
+def openssl_report():
+    """Which OpenSSL each side uses, the default CA paths of each, and the
+    warnings a user should see."""
+    bundled = bool(tlsctx._tlsctx._OPENSSL_BUNDLED)
+    warnings = []
+    if bundled and tlsctx.OPENSSL_VERSION_INFO < ssl.OPENSSL_VERSION_INFO:
+        warnings.append(
+            "tlsctx's bundled %s is older than the system's %s (the stdlib's): a bundled "
+            "OpenSSL gets fixes only through tlsctx releases. Upgrade tlsctx, or build it "
+            "against the system's OpenSSL: pip install --no-binary tlsctx tlsctx"
+            % (tlsctx.OPENSSL_VERSION, ssl.OPENSSL_VERSION))
+    return {
+        "tlsctx_openssl": tlsctx.OPENSSL_VERSION,
+        "tlsctx_openssl_bundled": bundled,
+        "stdlib_openssl": ssl.OPENSSL_VERSION,
+        "verify_paths": {"tlsctx": tlsctx.get_default_verify_paths()._asdict(),
+                         "stdlib": ssl.get_default_verify_paths()._asdict(),
+                         "tlsctx_source": tlsctx._DEFAULT_VERIFY_PATHS_SOURCE},
+        "warnings": warnings,
+    }
+
+
 def compare():
     # stdlib first, so that tlsctx's first call is as cold as the stdlib's
     std = describe(ssl)
@@ -61,6 +85,7 @@ def compare():
     keys = [k for k in mine if k != "create_ms"]
     return {
         "python": sys.version.split()[0],
+        "openssl": openssl_report(),
         "tlsctx": mine,
         "stdlib": std,
         "differences": [k for k in keys if k != "library" and mine[k] != std[k]],
@@ -78,10 +103,21 @@ def render(report):
     mine, std = report["tlsctx"], report["stdlib"]
     width = max(len(k) for k in mine) + 2
     api = ".".join(str(part) for part in tlsctx._OPENSSL_API_VERSION[:2])
+    info = report["openssl"]
+    paths = info["verify_paths"]
     lines = ["tlsctx %s (%s) on Python %s" % (tlsctx.__version__, tlsctx.__file__, report["python"]),
-             "tlsctx OpenSSL: %s (built against %s headers)" % (tlsctx.OPENSSL_VERSION, api),
+             "tlsctx OpenSSL: %s (built against %s headers; %s)"
+             % (tlsctx.OPENSSL_VERSION, api, "bundled: linked into tlsctx, fixed only by tlsctx "
+                "releases" if info["tlsctx_openssl_bundled"] else "the system's, shared"),
              "stdlib OpenSSL: %s" % ssl.OPENSSL_VERSION,
-             "%-*s %-50s %s" % (width, "create_default_context()", "tlsctx", "stdlib ssl")]
+             "default CA paths of tlsctx (%s):" % paths["tlsctx_source"],
+             "    cafile %s, capath %s" % (paths["tlsctx"]["cafile"], paths["tlsctx"]["capath"]),
+             "    else %s=%s, %s=%s" % (paths["tlsctx"]["openssl_cafile_env"], paths["tlsctx"]["openssl_cafile"],
+                                        paths["tlsctx"]["openssl_capath_env"], paths["tlsctx"]["openssl_capath"]),
+             "default CA paths of the stdlib: %s"
+             % ("the same" if paths["stdlib"] == paths["tlsctx"] else paths["stdlib"])]
+    lines += ["WARNING: " + w for w in info["warnings"]]
+    lines.append("%-*s %-50s %s" % (width, "create_default_context()", "tlsctx", "stdlib ssl"))
     for key in mine:
         a, b = mine[key], std[key]
         fa = ", ".join(a) if isinstance(a, list) else str(a)
@@ -109,6 +145,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     report = compare()
     print(json.dumps(report, indent=2) if args.json else render(report))
+    for warning in report["openssl"]["warnings"]:
+        print("python -m tlsctx: warning: " + warning, file=sys.stderr)
     return 0
 
 
