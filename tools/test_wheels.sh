@@ -33,7 +33,7 @@ COMMON="python3-minimal openssl ca-certificates"
 
 packages() {
     case "$1" in
-        bookworm) echo "$COMMON python3.11 python3.11-venv libffi8 libbz2-1.0 liblzma5 libsqlite3-0 libreadline8 libncursesw6 libuuid1 libnsl2 libtirpc3 libcrypt1 libexpat1 zlib1g libssl3" ;;
+        bookworm) echo "$COMMON python3.11 python3.11-venv python3-distutils python3-lib2to3 libffi8 libbz2-1.0 liblzma5 libsqlite3-0 libreadline8 libncursesw6 libuuid1 libnsl2 libtirpc3 libcrypt1 libexpat1 zlib1g libssl3" ;;
         trixie) echo "$COMMON python3.13 python3.13-venv" ;;
         sid) echo "$COMMON python3.14 python3.14-venv python3.15 python3.15-venv" ;;
     esac
@@ -107,7 +107,7 @@ deps() {
         --python-version "$2" --implementation cp \
         --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
         --platform manylinux2014_x86_64 --platform any \
-        -d "$dest" -r "$dest/requirements.txt" setuptools
+        -d "$dest" -r "$dest/requirements.txt" setuptools 2>&1 | sed "/WARNING: Location 'file:/d"
 }
 
 # The files the suite reads besides tlsctx itself: tests/, docs/, tools/,
@@ -172,7 +172,7 @@ sdist_check() {
     sdist=$(cd "$work" && ls tlsctx-*.tar.gz)
     cat > "$work/run.sh" <<SCRIPT
 python3.13 -m venv $inside/venv && . $inside/venv/bin/activate
-python -m pip install -q --no-index --find-links /wheels/3.13 setuptools wheel
+python -m pip install -q --no-index --find-links /wheels/3.13 setuptools
 python -m pip install --no-index --no-build-isolation $inside/$sdist > $inside/out.txt 2>&1
 echo "pip exit status: \$?" >> $inside/out.txt
 SCRIPT
@@ -216,8 +216,8 @@ WHEELS=${1:-$ROOT/dist/wheels}
 [ "$(id -u)" = 0 ] || { echo "test_wheels: needs root (debootstrap, chroot)" >&2; exit 1; }
 wheel_for() {
     local found
-    found=$(ls "$WHEELS"/tlsctx-*-cp$1-cp$1-manylinux*_x86_64.whl 2>/dev/null | tail -1)
-    [ -n "$found" ] || { echo "test_wheels: no cp$1 wheel in $WHEELS" >&2; return 1; }
+    found=$(ls "$WHEELS"/tlsctx-*-cp3$1-cp3$1-manylinux*_x86_64.whl 2>/dev/null | tail -1)
+    [ -n "$found" ] || { echo "test_wheels: no cp3$1 wheel in $WHEELS" >&2; return 1; }
     echo "$found"
 }
 wanted() { [ -z "${ONLY:-}" ] || [[ " $ONLY " == *" $1 "* ]]; }
