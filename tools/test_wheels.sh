@@ -80,6 +80,9 @@ run_in() {
     while [ "$1" != -- ]; do binds+=("$1"); shift; done
     shift
     cp /etc/resolv.conf "$dir/etc/resolv.conf" 2>/dev/null || true
+    # a minbase bookworm has no /etc/hosts: the tests need "localhost"
+    [ -e "$dir/etc/hosts" ] || printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' \
+        > "$dir/etc/hosts"
     unshare -m -- /bin/sh -c 'dir=$1; binds=$2; shift 2
         mount -t proc proc "$dir/proc" && mount --rbind /dev "$dir/dev" || exit 1
         for b in $binds; do
