@@ -106,6 +106,9 @@ deps() {
     local dest=$1/wheels/$2
     mkdir -p "$dest"
     test_requirements > "$dest/requirements.txt"
+    # pip download evaluates markers for the running interpreter, not the
+    # target: name pytest's backports for 3.10 itself
+    [ "$2" != 3.10 ] || printf '%s\n' tomli exceptiongroup >> "$dest/requirements.txt"
     python3 -m pip download -q --disable-pip-version-check --only-binary=:all: \
         --python-version "$2" --implementation cp \
         --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
@@ -170,7 +173,9 @@ sdist_check() {
     deps "$dir" 3.13
     work=$(mktemp -d "$dir/tmp/tlsctx-sdist.XXXXXX")
     inside=${work#"$dir"}
-    (cd "$ROOT" && "$ROOT/build/wheels/tools-venv/bin/python" -c \
+    local tools=$ROOT/build/wheels/tools-venv   # tools/build_wheels.py's
+    [ -x "$tools/bin/python" ] || { python3 -m venv "$tools" && "$tools/bin/pip" install -q setuptools wheel; }
+    (cd "$ROOT" && "$tools/bin/python" -c \
         "import sys; from setuptools import build_meta as b; print(b.build_sdist(sys.argv[1]))" "$work" >/dev/null)
     sdist=$(cd "$work" && ls tlsctx-*.tar.gz)
     cat > "$work/run.sh" <<SCRIPT
