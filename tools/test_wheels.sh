@@ -25,7 +25,8 @@
 # The test extra's wheels are downloaded on the host (pip download
 # --only-binary, per interpreter version) and installed with --no-index.
 # Environment: PYTEST_ARGS narrows the runs (e.g. "-x tests/test_parity.py");
-# ONLY="3.12 3.14" limits the interpreters.  Takes about 10 minutes.
+# ONLY="3.12 3.14" limits the interpreters.  Takes about 15 minutes (eight
+# suite runs) once the chroots exist; making them adds about 4 minutes.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BASE=${TLSCTX_CHROOTS:-/var/tmp/tlsctx-chroots}
