@@ -180,6 +180,9 @@ def compile_args():
 
 inc, libdirs, libs, objs, link_args, extra_sources, macros = openssl_flags()
 cargs, clink = compile_args()
+if os.environ.get("TLSCTX_OPENSSL_STATIC") == "1":
+    # like the binary wheels: the extension exports only PyInit__tlsctx
+    cargs.append("-fvisibility=hidden")
 
 setup(
     ext_modules=[

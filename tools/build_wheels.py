@@ -186,6 +186,11 @@ def build_extension(minor, includes, ext_suffix, prefix, sources, objdir_name):
     names = [w for w in exported if re.match(r"^[A-Za-z_]\w*$", w) and w not in ("T", "D", "B", "A", "R", "W")]
     if names != ["PyInit__tlsctx"]:
         sys.exit("build_wheels: %s exports %s, not only PyInit__tlsctx" % (so, names))
+    headers = subprocess.run(["objdump", "-p", path], check=True, capture_output=True,
+                             text=True).stdout
+    needed = set(re.findall(r"^\s*NEEDED\s+(\S+)", headers, re.M))
+    if not needed <= {"libc.so.6", "libpthread.so.0", "libdl.so.2"}:
+        sys.exit("build_wheels: %s needs %s; only the C library is allowed" % (so, sorted(needed)))
     return path
 
 
