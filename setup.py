@@ -10,8 +10,8 @@ Environment switches:
 import os
 import platform
 import re
-import shutil
 import shlex
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -159,7 +159,8 @@ class checked_build_ext(build_ext):
         missing = missing_build_tools(inc)
         if missing:
             fail("tlsctx is being built from source (no binary wheel fits this interpreter "
-                 "and platform), and this machine lacks:\n  - " + "\n  - ".join(missing))
+                 "and platform, or --no-binary asked for a build), and this machine lacks:"
+                 "\n  - " + "\n  - ".join(missing))
         super().run()
 
 
