@@ -102,6 +102,40 @@ DefaultVerifyPaths = namedtuple(
     "cafile capath openssl_cafile_env openssl_cafile openssl_capath_env openssl_capath")
 
 
+# Places a distribution's OpenSSL keeps its cert.pem and certs/ in (its
+# OPENSSLDIR): Debian/Ubuntu, Fedora/RHEL, then Alpine/Arch/SUSE/macOS.
+_OPENSSLDIR_CANDIDATES = ("/usr/lib/ssl", "/etc/pki/tls", "/etc/ssl")
+
+
+def _system_default_verify_paths():
+    """The stdlib's (file env var, file, dir env var, dir) on this machine,
+    and where they came from.
+
+    A binary wheel's OpenSSL was configured on the build machine; the
+    interpreter's own _ssl knows where this machine keeps its certificates.
+    Without _ssl, the first OPENSSLDIR candidate that has a cert.pem or a
+    certs/ directory."""
+    try:
+        import _ssl
+    except ImportError:
+        _ssl = None
+    if _ssl is not None:
+        return tuple(_ssl.get_default_verify_paths()), "taken from the stdlib's " + _ssl.OPENSSL_VERSION
+    for directory in _OPENSSLDIR_CANDIDATES:
+        cafile, capath = directory + "/cert.pem", directory + "/certs"
+        if os.path.isfile(cafile) or os.path.isdir(capath):
+            break
+    return ("SSL_CERT_FILE", cafile, "SSL_CERT_DIR", capath), "found in %s (no _ssl module)" % directory
+
+
+if _tlsctx._OPENSSL_BUNDLED:
+    _DEFAULT_VERIFY_PATHS_SOURCE = _system_default_verify_paths()
+    _tlsctx._set_default_verify_paths(*_DEFAULT_VERIFY_PATHS_SOURCE[0])
+    _DEFAULT_VERIFY_PATHS_SOURCE = _DEFAULT_VERIFY_PATHS_SOURCE[1]
+else:
+    _DEFAULT_VERIFY_PATHS_SOURCE = "compiled into " + OPENSSL_VERSION
+
+
 def get_default_verify_paths():
     """Return the default locations OpenSSL loads CA certificates from."""
     parts = _tlsctx.get_default_verify_paths()

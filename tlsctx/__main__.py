@@ -1,11 +1,14 @@
 """python -m tlsctx: the default client context of tlsctx beside the stdlib's.
 
-Names the interpreter, both OpenSSLs (tlsctx's and the stdlib's) and the
-interpreter's build choices that differ from CPython's defaults (the default
-cipher suites, the minimum TLS version), which tlsctx follows.  Shows protocol, version bounds, options, verification settings, trust store
-counts and cipher count of create_default_context() from each library, marks
-every difference, and how long each took to create.  --json prints the same
-as one JSON object.
+Names the interpreter, both OpenSSLs (tlsctx's and the stdlib's), where
+each finds the default CA certificates, and the interpreter's build
+choices that differ from CPython's defaults (the default cipher suites,
+the minimum TLS version), which tlsctx follows.  Then protocol, version
+bounds, options, verification settings, trust store counts and cipher
+count of create_default_context() from each library, every difference
+marked, and how long each took to create.  Warns when tlsctx's bundled
+OpenSSL (a binary wheel's) is older than the stdlib's.  --json prints the
+same as one JSON object.
 """
 import argparse
 import json
@@ -89,6 +92,28 @@ def build_choices():
     }
 
 
+def openssl_report():
+    """Which OpenSSL each side uses, the default CA paths of each, and the
+    warnings a user should see."""
+    bundled = bool(tlsctx._tlsctx._OPENSSL_BUNDLED)
+    warnings = []
+    if bundled and tlsctx.OPENSSL_VERSION_INFO < ssl.OPENSSL_VERSION_INFO:
+        warnings.append(
+            "tlsctx's bundled %s is older than the system's %s (the stdlib's): a bundled "
+            "OpenSSL gets fixes only through tlsctx releases. Upgrade tlsctx, or build it "
+            "against the system's OpenSSL: pip install --no-binary tlsctx tlsctx"
+            % (tlsctx.OPENSSL_VERSION, ssl.OPENSSL_VERSION))
+    return {
+        "tlsctx_openssl": tlsctx.OPENSSL_VERSION,
+        "tlsctx_openssl_bundled": bundled,
+        "stdlib_openssl": ssl.OPENSSL_VERSION,
+        "verify_paths": {"tlsctx": tlsctx.get_default_verify_paths()._asdict(),
+                         "stdlib": ssl.get_default_verify_paths()._asdict(),
+                         "tlsctx_source": tlsctx._DEFAULT_VERIFY_PATHS_SOURCE},
+        "warnings": warnings,
+    }
+
+
 def compare():
     # stdlib first, so that tlsctx's first call is as cold as the stdlib's
     std = describe(ssl)
@@ -104,6 +129,7 @@ def compare():
         "tlsctx_api": _api(tlsctx._tlsctx._BUILD_OPENSSL_API_VERSION),
         "error_names": tlsctx._tlsctx._ERRTABLES_RELEASE,
         "build": build_choices(),
+        "openssl": openssl_report(),
         "tlsctx": mine,
         "stdlib": std,
         "differences": [k for k in keys if k != "library" and mine[k] != std[k]],
@@ -137,8 +163,19 @@ def render(report):
                 build["minimum_version"]),
              "build options that differ from CPython's defaults: %s; tlsctx %s"
              % (", ".join(build["differ_from_cpython"]) or "none",
-                "follows the interpreter's" if build["tlsctx_follows"] else "DOES NOT follow them"),
-             "%-*s %-50s %s" % (width, "create_default_context()", "tlsctx", "stdlib ssl")]
+                "follows the interpreter's" if build["tlsctx_follows"] else "DOES NOT follow them")]
+    info = report["openssl"]
+    paths = info["verify_paths"]
+    if info["tlsctx_openssl_bundled"]:
+        lines.append("tlsctx's OpenSSL is bundled: linked into tlsctx, fixed only by tlsctx releases")
+    lines += ["default CA paths of tlsctx (%s):" % paths["tlsctx_source"],
+              "    cafile %s, capath %s" % (paths["tlsctx"]["cafile"], paths["tlsctx"]["capath"]),
+              "    else %s=%s, %s=%s" % (paths["tlsctx"]["openssl_cafile_env"], paths["tlsctx"]["openssl_cafile"],
+                                         paths["tlsctx"]["openssl_capath_env"], paths["tlsctx"]["openssl_capath"]),
+              "default CA paths of the stdlib: %s"
+              % ("the same" if paths["stdlib"] == paths["tlsctx"] else paths["stdlib"])]
+    lines += ["WARNING: " + w for w in info["warnings"]]
+    lines.append("%-*s %-50s %s" % (width, "create_default_context()", "tlsctx", "stdlib ssl"))
     for key in mine:
         a, b = mine[key], std[key]
         fa = ", ".join(a) if isinstance(a, list) else str(a)
@@ -169,6 +206,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     report = compare()
     print(json.dumps(report, indent=2) if args.json else render(report))
+    for warning in report["openssl"]["warnings"]:
+        print("python -m tlsctx: warning: " + warning, file=sys.stderr)
     return 0
 
 
