@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The jobs beyond the per-interpreter suite, on one interpreter: the OpenSSL 3.5
-# build, short valgrind and ASan/UBSan runs, bounded fuzzing, the 100k-context
-# leak check.  $1: a python whose environment has tlsctx installed with its
+# The jobs beyond the per-interpreter suite, on one interpreter: short
+# valgrind and ASan/UBSan runs, bounded fuzzing, the 100k-context leak check.
+# (OpenSSL 3.5 is tested by the trixie chroot and the binary wheels.)  $1: a python whose environment has tlsctx installed with its
 # test extra.
 set -euo pipefail
 PY=$1
@@ -19,9 +19,6 @@ need() {  # install a Debian package when its command is missing
 }
 
 step() { echo; echo "=== $* ==="; }
-
-step "OpenSSL 3.5 build (static, Debian trixie) and its suite"
-.ci/openssl35.sh "$PY"
 
 step "valgrind memcheck (short)"
 need valgrind valgrind
