@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The jobs beyond the per-interpreter suite, on one interpreter: short
 # valgrind and ASan/UBSan runs, bounded fuzzing, the 100k-context leak check.
-# (OpenSSL 3.5 is tested by the trixie chroot and the binary wheels.)  $1: a python whose environment has tlsctx installed with its
-# test extra.
+# (OpenSSL 3.5 is tested by the trixie chroot and the binary wheels.)
+# $1: a python whose environment has tlsctx installed with its test extra.
 set -euo pipefail
 PY=$1
 cd "$(dirname "$0")/.."
