@@ -25,7 +25,9 @@ SOURCES = [
     "src/context_modern.c",  # CPython 3.15: groups, TLS 1.3 suites, signature algorithms
     "src/certdecode.c",   # X509 -> dict, ASN1 objects
     "src/trustcache.c",   # shared, parsed trust sources
-    "src/connection.c",   # the TLS connection, MemoryBIO, SSLSession
+    "src/connection.c",   # the TLS connection (socket and BIO driving)
+    "src/memorybio.c",    # MemoryBIO
+    "src/session.c",      # SSLSession
 ]
 DEPENDS = ["src/_tlsctx.h", "src/errtables.h", "src/glibc_compat.c"]
 

@@ -54,7 +54,12 @@ exec_trust_cache(PyObject *module)
 static int
 exec_connection_types(PyObject *module)
 {
-    return tlsctx_setup_connection_types(module, tlsctx_get_state(module));
+    tlsctx_state *state = tlsctx_get_state(module);
+    if (tlsctx_setup_memory_bio_type(module, state) < 0
+        || tlsctx_setup_session_type(module, state) < 0) {
+        return -1;
+    }
+    return tlsctx_setup_connection_type(module, state);
 }
 
 static int

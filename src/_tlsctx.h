@@ -249,8 +249,28 @@ PyObject *tlsctx_ssl_server_sigalg(SSL *ssl);
     {"set_client_sigalgs", (PyCFunction)tlsctx_context_set_client_sigalgs, METH_O, NULL}, \
     {"set_server_sigalgs", (PyCFunction)tlsctx_context_set_server_sigalgs, METH_O, NULL},
 
+/* ---- memorybio.c ----------------------------------------------------- */
+typedef struct {
+    PyObject_HEAD
+    BIO *bio;
+    int eof_written;
+} tlsctx_memory_bio;
+
+int tlsctx_setup_memory_bio_type(PyObject *module, tlsctx_state *state);
+
+/* ---- session.c ------------------------------------------------------- */
+typedef struct {
+    PyObject_HEAD
+    SSL_SESSION *session;
+    tlsctx_context *ctx;
+} tlsctx_session;
+
+int tlsctx_setup_session_type(PyObject *module, tlsctx_state *state);
+/* A new SSLSession for `session` (stolen, freed on failure). */
+PyObject *tlsctx_session_wrap(tlsctx_state *state, tlsctx_context *ctx, SSL_SESSION *session);
+
 /* ---- connection.c ---------------------------------------------------- */
-int tlsctx_setup_connection_types(PyObject *module, tlsctx_state *state);
+int tlsctx_setup_connection_type(PyObject *module, tlsctx_state *state);
 /* _SSLContext._wrap_socket / _wrap_bio, implemented with the connection type. */
 PyObject *tlsctx_context_wrap_socket(tlsctx_context *self, PyObject *args, PyObject *kwargs);
 PyObject *tlsctx_context_wrap_bio(tlsctx_context *self, PyObject *args, PyObject *kwargs);

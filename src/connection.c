@@ -1,6 +1,6 @@
-/* TLS connections over a socket or memory BIOs (the object behind
+/* TLS connections over a socket or memory BIOs: the object behind
  * SSLSocket._sslobj / SSLObject._sslobj, with the stdlib _SSLSocket's
- * interface), MemoryBIO and SSLSession. */
+ * interface. MemoryBIO is in memorybio.c, SSLSession in session.c. */
 #include "_tlsctx.h"
 
 #include <errno.h>
@@ -74,18 +74,6 @@ monotonic_now(void)
 }
 
 /* ---- object layouts ------------------------------------------------------ */
-
-typedef struct {
-    PyObject_HEAD
-    BIO *bio;
-    int eof_written;
-} tlsctx_memory_bio;
-
-typedef struct {
-    PyObject_HEAD
-    SSL_SESSION *session;
-    tlsctx_context *ctx;
-} tlsctx_session;
 
 typedef struct {
     PyObject_HEAD
@@ -1139,8 +1127,6 @@ conn_set_owner(tlsctx_connection *self, PyObject *value, void *closure)
     return 0;
 }
 
-static PyObject *session_wrap(tlsctx_state *state, tlsctx_context *ctx, SSL_SESSION *session);
-
 static PyObject *
 conn_get_session(tlsctx_connection *self, void *closure)
 {
@@ -1148,7 +1134,7 @@ conn_get_session(tlsctx_connection *self, void *closure)
     if (session == NULL) {
         Py_RETURN_NONE;
     }
-    return session_wrap(self->state, self->ctx, session);
+    return tlsctx_session_wrap(self->state, self->ctx, session);
 }
 
 static int
@@ -1563,295 +1549,11 @@ static PyType_Spec conn_spec = {
     .slots = conn_slots,
 };
 
-/* ---- MemoryBIO -------------------------------------------------------------------- */
-
-static PyObject *
-memory_bio_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
-{
-    if (kwargs != NULL && PyDict_GET_SIZE(kwargs) != 0) {
-        PyErr_SetString(PyExc_TypeError, "MemoryBIO() takes no keyword arguments");
-        return NULL;
-    }
-    if (!PyArg_ParseTuple(args, ":MemoryBIO")) {
-        return NULL;
-    }
-    PyObject *module = PyType_GetModuleByDef(type, &tlsctx_module_def);
-    if (module == NULL) {
-        return NULL;
-    }
-    BIO *bio = BIO_new(BIO_s_mem());
-    if (bio == NULL) {
-        return tlsctx_set_ssl_error(tlsctx_get_state(module), NULL);
-    }
-    /* empty means "wait for more" until write_eof() */
-    BIO_set_retry_read(bio);
-    BIO_set_mem_eof_return(bio, -1);
-    tlsctx_memory_bio *self = (tlsctx_memory_bio *)type->tp_alloc(type, 0);
-    if (self == NULL) {
-        BIO_free(bio);
-        return NULL;
-    }
-    self->bio = bio;
-    self->eof_written = 0;
-    return (PyObject *)self;
-}
-
-static void
-memory_bio_dealloc(tlsctx_memory_bio *self)
-{
-    PyTypeObject *type = Py_TYPE(self);
-    BIO_free(self->bio);
-    type->tp_free(self);
-    Py_DECREF(type);
-}
-
-static tlsctx_state *
-memory_bio_state(tlsctx_memory_bio *self)
-{
-    return tlsctx_state_from_type(Py_TYPE(self));
-}
-
-static PyObject *
-memory_bio_read(tlsctx_memory_bio *self, PyObject *args)
-{
-    int len = -1;
-    if (!PyArg_ParseTuple(args, "|i:read", &len)) {
-        return NULL;
-    }
-    size_t pending = BIO_ctrl_pending(self->bio);
-    int avail = pending > INT_MAX ? INT_MAX : (int)pending;
-    if (len < 0 || len > avail) {
-        len = avail;
-    }
-    PyObject *result = PyBytes_FromStringAndSize(NULL, len);
-    if (result == NULL || len == 0) {
-        return result;
-    }
-    int n = BIO_read(self->bio, PyBytes_AS_STRING(result), len);
-    if (n < 0) {
-        Py_DECREF(result);
-        return tlsctx_set_ssl_error(memory_bio_state(self), NULL);
-    }
-    if (n < len) {
-        Py_SETREF(result, PyBytes_FromStringAndSize(PyBytes_AS_STRING(result), n));
-    }
-    return result;
-}
-
-static PyObject *
-memory_bio_write(tlsctx_memory_bio *self, PyObject *arg)
-{
-    Py_buffer b;
-    PyObject *result = NULL;
-    if (PyObject_GetBuffer(arg, &b, PyBUF_SIMPLE) < 0) {
-        return NULL;
-    }
-    if (b.len > INT_MAX) {
-        PyErr_Format(PyExc_OverflowError, "string longer than %d bytes", INT_MAX);
-        goto done;
-    }
-    if (self->eof_written) {
-        PyErr_SetString(memory_bio_state(self)->SSLError, "cannot write() after write_eof()");
-        goto done;
-    }
-    int n = BIO_write(self->bio, b.buf, (int)b.len);
-    if (n < 0) {
-        tlsctx_set_ssl_error(memory_bio_state(self), NULL);
-        goto done;
-    }
-    result = PyLong_FromLong(n);
-done:
-    PyBuffer_Release(&b);
-    return result;
-}
-
-static PyObject *
-memory_bio_write_eof(tlsctx_memory_bio *self, PyObject *unused)
-{
-    self->eof_written = 1;
-    /* once drained, reads report end of file instead of "retry" */
-    BIO_clear_retry_flags(self->bio);
-    BIO_set_mem_eof_return(self->bio, 0);
-    Py_RETURN_NONE;
-}
-
-static PyObject *
-memory_bio_get_pending(tlsctx_memory_bio *self, void *closure)
-{
-    return PyLong_FromSize_t(BIO_ctrl_pending(self->bio));
-}
-
-static PyObject *
-memory_bio_get_eof(tlsctx_memory_bio *self, void *closure)
-{
-    return PyBool_FromLong(BIO_ctrl_pending(self->bio) == 0 && self->eof_written);
-}
-
-static PyMethodDef memory_bio_methods[] = {
-    {"read", (PyCFunction)memory_bio_read, METH_VARARGS, NULL},
-    {"write", (PyCFunction)memory_bio_write, METH_O, NULL},
-    {"write_eof", (PyCFunction)memory_bio_write_eof, METH_NOARGS, NULL},
-    {NULL, NULL, 0, NULL},
-};
-
-static PyGetSetDef memory_bio_getset[] = {
-    {"pending", (getter)memory_bio_get_pending, NULL, "The number of bytes pending in the memory BIO.", NULL},
-    {"eof", (getter)memory_bio_get_eof, NULL, "Whether the memory BIO is at EOF.", NULL},
-    {NULL, NULL, NULL, NULL, NULL},
-};
-
-static PyType_Slot memory_bio_slots[] = {
-    {Py_tp_new, memory_bio_new},
-    {Py_tp_dealloc, memory_bio_dealloc},
-    {Py_tp_methods, memory_bio_methods},
-    {Py_tp_getset, memory_bio_getset},
-    {0, NULL},
-};
-
-static PyType_Spec memory_bio_spec = {
-    .name = "tlsctx.MemoryBIO",
-    .basicsize = sizeof(tlsctx_memory_bio),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE,
-    .slots = memory_bio_slots,
-};
-
-/* ---- SSLSession ---------------------------------------------------------------------- */
-
-/* steals `session` */
-static PyObject *
-session_wrap(tlsctx_state *state, tlsctx_context *ctx, SSL_SESSION *session)
-{
-    tlsctx_session *self = PyObject_GC_New(tlsctx_session, state->session_type);
-    if (self == NULL) {
-        SSL_SESSION_free(session);
-        return NULL;
-    }
-    self->session = session;
-    self->ctx = (tlsctx_context *)Py_NewRef((PyObject *)ctx);
-    PyObject_GC_Track(self);
-    return (PyObject *)self;
-}
-
-static int
-session_traverse(tlsctx_session *self, visitproc visit, void *arg)
-{
-    Py_VISIT(Py_TYPE(self));
-    Py_VISIT(self->ctx);
-    return 0;
-}
-
-static int
-session_clear(tlsctx_session *self)
-{
-    Py_CLEAR(self->ctx);
-    return 0;
-}
-
-static void
-session_dealloc(tlsctx_session *self)
-{
-    PyTypeObject *type = Py_TYPE(self);
-    PyObject_GC_UnTrack(self);
-    session_clear(self);
-    SSL_SESSION_free(self->session);
-    type->tp_free(self);
-    Py_DECREF(type);
-}
-
-static PyObject *
-session_richcompare(PyObject *left, PyObject *right, int op)
-{
-    PyTypeObject *type = Py_TYPE(left);
-    if ((op != Py_EQ && op != Py_NE) || !Py_IS_TYPE(right, type)) {
-        Py_RETURN_NOTIMPLEMENTED;
-    }
-    int equal = 1;
-    if (left != right) {
-        unsigned int len1, len2;
-        const unsigned char *id1 = SSL_SESSION_get_id(((tlsctx_session *)left)->session, &len1);
-        const unsigned char *id2 = SSL_SESSION_get_id(((tlsctx_session *)right)->session, &len2);
-        equal = len1 == len2 && memcmp(id1, id2, len1) == 0;
-    }
-    return PyBool_FromLong(op == Py_EQ ? equal : !equal);
-}
-
-static PyObject *
-session_get_time(tlsctx_session *self, void *closure)
-{
-    return PyLong_FromLong(SSL_SESSION_get_time(self->session));
-}
-
-static PyObject *
-session_get_timeout(tlsctx_session *self, void *closure)
-{
-    return PyLong_FromLong(SSL_SESSION_get_timeout(self->session));
-}
-
-static PyObject *
-session_get_ticket_lifetime_hint(tlsctx_session *self, void *closure)
-{
-    return PyLong_FromUnsignedLong(SSL_SESSION_get_ticket_lifetime_hint(self->session));
-}
-
-static PyObject *
-session_get_id(tlsctx_session *self, void *closure)
-{
-    unsigned int len;
-    const unsigned char *id = SSL_SESSION_get_id(self->session, &len);
-    return PyBytes_FromStringAndSize((const char *)id, len);
-}
-
-static PyObject *
-session_get_has_ticket(tlsctx_session *self, void *closure)
-{
-    return PyBool_FromLong(SSL_SESSION_has_ticket(self->session));
-}
-
-static PyGetSetDef session_getset[] = {
-    {"time", (getter)session_get_time, NULL, "Session creation time (seconds since epoch).", NULL},
-    {"timeout", (getter)session_get_timeout, NULL, "Session timeout (delta in seconds).", NULL},
-    {"ticket_lifetime_hint", (getter)session_get_ticket_lifetime_hint, NULL,
-     "Ticket life time hint.", NULL},
-    {"id", (getter)session_get_id, NULL, "Session ID.", NULL},
-    {"has_ticket", (getter)session_get_has_ticket, NULL, "Does the session contain a ticket?",
-     NULL},
-    {NULL, NULL, NULL, NULL, NULL},
-};
-
-static PyType_Slot session_slots[] = {
-    {Py_tp_dealloc, session_dealloc},
-    {Py_tp_traverse, session_traverse},
-    {Py_tp_clear, session_clear},
-    {Py_tp_richcompare, session_richcompare},
-    {Py_tp_getset, session_getset},
-    {Py_tp_hash, PyObject_HashNotImplemented},
-    {0, NULL},
-};
-
-static PyType_Spec session_spec = {
-    .name = "tlsctx.SSLSession",
-    .basicsize = sizeof(tlsctx_session),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE
-             | Py_TPFLAGS_DISALLOW_INSTANTIATION,
-    .slots = session_slots,
-};
-
 int
-tlsctx_setup_connection_types(PyObject *module, tlsctx_state *state)
+tlsctx_setup_connection_type(PyObject *module, tlsctx_state *state)
 {
     state->connection_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &conn_spec, NULL);
-    if (state->connection_type == NULL) {
-        return -1;
-    }
-    state->memory_bio_type =
-        (PyTypeObject *)PyType_FromModuleAndSpec(module, &memory_bio_spec, NULL);
-    if (state->memory_bio_type == NULL
-        || PyModule_AddObjectRef(module, "MemoryBIO", (PyObject *)state->memory_bio_type) < 0) {
-        return -1;
-    }
-    state->session_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &session_spec, NULL);
-    if (state->session_type == NULL
-        || PyModule_AddObjectRef(module, "SSLSession", (PyObject *)state->session_type) < 0
+    if (state->connection_type == NULL
         || PyModule_AddObjectRef(module, "_SSLSocket", (PyObject *)state->connection_type) < 0) {
         return -1;
     }
