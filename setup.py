@@ -19,6 +19,7 @@ from setuptools import Extension, setup
 SOURCES = [
     "src/_tlsctx.c",      # module, state, exec steps
     "src/errors.c",       # exception hierarchy and the OpenSSL error funnel
+    "src/threading.c",    # how OpenSSL calls back into Python (the GIL, re-entry)
     "src/constants.c",    # {name, value} tables
     "src/context.c",      # the _SSLContext type: core attributes
     "src/context_endpoint.c",  # certificates, ciphers, ALPN, callbacks, keylog

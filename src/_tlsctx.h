@@ -138,9 +138,28 @@ typedef struct {
     PyObject *psk_server_callback;
     PyObject *keylog_filename;
     BIO *keylog_bio;
-    unsigned char *alpn_protocols;
-    unsigned int alpn_protocols_len;
+    /* the server's ALPN list in wire format: an immutable bytes object that
+     * each connection pins when it is made (NULL until set) */
+    PyObject *alpn_protocols;
 } tlsctx_context;
+
+/* ---- threading.c: how OpenSSL calls back into Python ----------------- */
+/* A frame on the C stack of an OpenSSL call made without the GIL. */
+typedef struct tlsctx_call_frame {
+    struct tlsctx_call_frame *outer;   /* the enclosing call on this thread */
+    const void *owner;                 /* the connection making the call, or NULL */
+    PyThreadState *saved;              /* while the GIL is released */
+} tlsctx_call_frame;
+/* Around the OpenSSL call (GIL held before and after). */
+void tlsctx_release_gil(tlsctx_call_frame *frame, const void *owner);
+void tlsctx_restore_gil(tlsctx_call_frame *frame);
+/* Around a callback's Python code: takes the GIL back with the caller's own
+ * thread state, or does nothing when the GIL is held; pass the result to
+ * tlsctx_callback_leave. */
+tlsctx_call_frame *tlsctx_callback_enter(void);
+void tlsctx_callback_leave(tlsctx_call_frame *frame);
+/* Whether `owner` is making an OpenSSL call further up this thread's stack. */
+int tlsctx_in_call(const void *owner);
 
 /* ---- errors.c -------------------------------------------------------- */
 int tlsctx_setup_exceptions(PyObject *module, tlsctx_state *state);
@@ -282,6 +301,9 @@ PyObject *tlsctx_connection_for_callback(SSL *ssl);
 /* Keep the exception currently set (raised by a user callback) on the
  * connection; it is re-raised when the OpenSSL call returns. Clears it. */
 void tlsctx_connection_stash_exception(SSL *ssl);
+/* The server's ALPN protocols `ssl` selects from, pinned by its connection
+ * (a view of an immutable bytes object; *len 0 when none). No GIL needed. */
+const unsigned char *tlsctx_connection_alpn(const SSL *ssl, unsigned int *len);
 
 /* ---- certdecode.c ---------------------------------------------------- */
 int tlsctx_setup_certdecode(PyObject *module, tlsctx_state *state);

@@ -89,7 +89,10 @@ typedef struct {
     int exc_is_bio;            /* ... by a Python-level BIO: re-raised as it is */
     int server_side;
     int shutdown_seen_zero;
-    int python_bio;            /* I/O calls back into Python: keep the GIL */
+    int python_bio;            /* I/O calls back into Python */
+    PyObject *alpn;            /* the server's ALPN list (bytes) when this connection was
+                                * made or switched context: set_alpn_protocols replaces
+                                * the context's, never this one */
     X509_STORE *probe;         /* verify/chain store of the SSL while the context's is
                                 * shared and unsorted (tlsctx_trust_new_probe), or NULL */
     X509_STORE *probe_source;  /* the context's store the probe was checked against */
@@ -100,7 +103,15 @@ typedef struct {
 typedef struct {
     PyObject *obj;             /* borrowed: the connection holds it */
     tlsctx_connection *conn;
+    PyObject *surplus;         /* what read(n) returned past n bytes, served first */
+    Py_ssize_t surplus_used;
 } python_bio_data;
+
+static Py_ssize_t
+surplus_left(const python_bio_data *d)
+{
+    return d->surplus != NULL ? PyBytes_GET_SIZE(d->surplus) - d->surplus_used : 0;
+}
 
 static void
 stash_on(tlsctx_connection *conn, int from_bio)
@@ -116,17 +127,21 @@ stash_on(tlsctx_connection *conn, int from_bio)
     conn->exc_is_bio = from_bio;
 }
 
+/* The BIO methods below run inside OpenSSL calls made without the GIL:
+ * each takes it back (tlsctx_callback_enter) only around its Python code. */
 static int
 python_bio_write(BIO *bio, const char *data, int len)
 {
     python_bio_data *d = BIO_get_data(bio);
     BIO_clear_retry_flags(bio);
+    tlsctx_call_frame *gil = tlsctx_callback_enter();
     PyObject *r = PyObject_CallMethod(d->obj, "write", "y#", data, (Py_ssize_t)len);
     if (r == NULL) {
         stash_on(d->conn, 1);
-        return -1;
+        len = -1;
     }
-    Py_DECREF(r);
+    Py_XDECREF(r);
+    tlsctx_callback_leave(gil);
     return len;
 }
 
@@ -142,12 +157,23 @@ python_bio_eof(python_bio_data *d)
     return rc;
 }
 
+/* Bytes from the object's read(len), GIL held. More than asked for is kept
+ * and handed out by the next reads, never dropped. */
 static int
-python_bio_read(BIO *bio, char *out, int len)
+python_bio_read_held(BIO *bio, python_bio_data *d, char *out, int len)
 {
-    python_bio_data *d = BIO_get_data(bio);
     Py_buffer view;
-    BIO_clear_retry_flags(bio);
+    Py_ssize_t left = surplus_left(d);
+    if (left > 0) {
+        Py_ssize_t n = left < len ? left : len;
+        memcpy(out, PyBytes_AS_STRING(d->surplus) + d->surplus_used, (size_t)n);
+        d->surplus_used += n;
+        if (surplus_left(d) == 0) {
+            Py_CLEAR(d->surplus);
+            d->surplus_used = 0;
+        }
+        return (int)n;
+    }
     PyObject *data = PyObject_CallMethod(d->obj, "read", "i", len);
     if (data == NULL || PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0) {
         Py_XDECREF(data);
@@ -156,6 +182,16 @@ python_bio_read(BIO *bio, char *out, int len)
     }
     Py_ssize_t n = view.len < len ? view.len : len;
     memcpy(out, view.buf, (size_t)n);
+    if (view.len > n) {
+        d->surplus = PyBytes_FromStringAndSize((const char *)view.buf + n, view.len - n);
+        if (d->surplus == NULL) {
+            PyBuffer_Release(&view);
+            Py_DECREF(data);
+            stash_on(d->conn, 1);
+            return -1;
+        }
+        d->surplus_used = 0;
+    }
     PyBuffer_Release(&view);
     Py_DECREF(data);
     if (n > 0) {
@@ -173,10 +209,20 @@ python_bio_read(BIO *bio, char *out, int len)
     return -1;
 }
 
-static long
-python_bio_ctrl(BIO *bio, int cmd, long num, void *ptr)
+static int
+python_bio_read(BIO *bio, char *out, int len)
 {
     python_bio_data *d = BIO_get_data(bio);
+    BIO_clear_retry_flags(bio);
+    tlsctx_call_frame *gil = tlsctx_callback_enter();
+    int n = python_bio_read_held(bio, d, out, len);
+    tlsctx_callback_leave(gil);
+    return n;
+}
+
+static long
+python_bio_ctrl_held(python_bio_data *d, int cmd)
+{
     switch (cmd) {
     case BIO_CTRL_PENDING: {
         PyObject *pending = PyObject_GetAttrString(d->obj, "pending");
@@ -186,9 +232,12 @@ python_bio_ctrl(BIO *bio, int cmd, long num, void *ptr)
             stash_on(d->conn, 1);
             return 0;
         }
-        return n;
+        return n + (long)surplus_left(d);
     }
     case BIO_CTRL_EOF: {
+        if (surplus_left(d) > 0) {
+            return 0;
+        }
         int eof = python_bio_eof(d);
         if (eof < 0) {
             stash_on(d->conn, 1);
@@ -196,10 +245,23 @@ python_bio_ctrl(BIO *bio, int cmd, long num, void *ptr)
         }
         return eof;
     }
-    case BIO_CTRL_FLUSH:
-        return 1;
     }
     return 0;
+}
+
+static long
+python_bio_ctrl(BIO *bio, int cmd, long num, void *ptr)
+{
+    if (cmd == BIO_CTRL_FLUSH) {
+        return 1;
+    }
+    if (cmd != BIO_CTRL_PENDING && cmd != BIO_CTRL_EOF) {
+        return 0;
+    }
+    tlsctx_call_frame *gil = tlsctx_callback_enter();
+    long rc = python_bio_ctrl_held(BIO_get_data(bio), cmd);
+    tlsctx_callback_leave(gil);
+    return rc;
 }
 
 static int
@@ -209,10 +271,15 @@ python_bio_create(BIO *bio)
     return 1;
 }
 
+/* from SSL_free, with the GIL held */
 static int
 python_bio_destroy(BIO *bio)
 {
-    OPENSSL_free(BIO_get_data(bio));
+    python_bio_data *d = BIO_get_data(bio);
+    if (d != NULL) {
+        Py_CLEAR(d->surplus);
+    }
+    OPENSSL_free(d);
     BIO_set_data(bio, NULL);
     return 1;
 }
@@ -364,8 +431,10 @@ probe_after(tlsctx_connection *self)
 static void
 ssl_call(tlsctx_connection *self, enum io_op op, void *buf, size_t len, io_result *r)
 {
-    /* a BIO written in Python needs the GIL; everything else runs without it */
-    PyThreadState *ts = self->python_bio ? NULL : PyEval_SaveThread();
+    /* without the GIL, BIOs written in Python included: every callback
+     * takes it back for its own Python code (threading.c) */
+    tlsctx_call_frame frame;
+    tlsctx_release_gil(&frame, self);
     SSL *ssl = self->ssl;
     r->count = 0;
     ERR_clear_error();
@@ -395,9 +464,7 @@ ssl_call(tlsctx_connection *self, enum io_op op, void *buf, size_t len, io_resul
     }
     r->saved_errno = r->failed ? errno : 0;
     r->ssl_error = r->failed ? SSL_get_error(ssl, r->ret) : SSL_ERROR_NONE;
-    if (ts != NULL) {
-        PyEval_RestoreThread(ts);
-    }
+    tlsctx_restore_gil(&frame);
     if (probe_after(self) < 0) {
         stash_on(self, 0);   /* raised once the call's outcome is known */
     }
@@ -458,12 +525,31 @@ socket_gone(tlsctx_state *state)
                                        "Underlying socket connection gone", __FILE__, __LINE__);
 }
 
+/* A callback or BIO method of this connection calling back into it (an SNI
+ * callback calling do_handshake(), a BIO's read() reading the connection):
+ * OpenSSL is in the middle of a call on this SSL, which must not start
+ * another. */
+static int
+refuse_reentry(tlsctx_connection *self)
+{
+    if (tlsctx_in_call(self)) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "re-entrant call: this TLS connection is inside an OpenSSL call "
+                        "(from one of its callbacks or BIO methods)");
+        return -1;
+    }
+    return 0;
+}
+
 static int
 io_begin(tlsctx_connection *self, io_ctx *io)
 {
     io->sock = NULL;
     io->timeout = 0.0;   /* memory BIOs behave as non-blocking */
     io->deadline = 0.0;
+    if (refuse_reentry(self) < 0) {
+        return -1;
+    }
     if (probe_before(self) < 0) {
         return -1;
     }
@@ -658,9 +744,13 @@ conn_read(tlsctx_connection *self, PyObject *args)
         }
         if (r.ssl_error == SSL_ERROR_ZERO_RETURN
             && SSL_get_shutdown(self->ssl) == SSL_RECEIVED_SHUTDOWN) {
-            /* the peer closed cleanly: end of stream */
+            /* the peer closed cleanly: end of stream, unless a callback
+             * raised during this very call */
             r.count = 0;
             ERR_clear_error();
+            if (raise_stashed(self) < 0) {
+                goto error;
+            }
             goto done;
         }
         st = io_wait_for(&io, &r);
@@ -1053,6 +1143,92 @@ conn_verify_client_post_handshake(tlsctx_connection *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+/* ---- what a connection takes from its context --------------------------------- */
+
+/* The names of `ctx`'s ciphers of one kind (TLS 1.3 suites or not), in order,
+ * joined with ':'; a new buffer (PyMem), NULL with an exception set. */
+static char *
+cipher_names(SSL_CTX *ctx, int tls13)
+{
+    STACK_OF(SSL_CIPHER) *ciphers = SSL_CTX_get_ciphers(ctx);
+    size_t size = 1;
+    for (int i = 0; i < sk_SSL_CIPHER_num(ciphers); i++) {
+        size += strlen(SSL_CIPHER_get_name(sk_SSL_CIPHER_value(ciphers, i))) + 1;
+    }
+    char *names = PyMem_Malloc(size), *end = names;
+    if (names == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (int i = 0; i < sk_SSL_CIPHER_num(ciphers); i++) {
+        const SSL_CIPHER *c = sk_SSL_CIPHER_value(ciphers, i);
+        if ((strcmp(SSL_CIPHER_get_version(c), "TLSv1.3") == 0) != tls13) {
+            continue;
+        }
+        const char *name = SSL_CIPHER_get_name(c);
+        size_t n = strlen(name);
+        if (end != names) {
+            *end++ = ':';
+        }
+        memcpy(end, name, n);
+        end += n;
+    }
+    *end = '\0';
+    return names;
+}
+
+/* OpenSSL reads an SSL's cipher list from its SSL_CTX until the SSL has one
+ * of its own, so set_ciphers() or set_ciphersuites() on the context would
+ * free the list under a handshake running without the GIL. Each connection
+ * gets its own copy of its context's list, and the context's server ALPN
+ * list (an immutable bytes object) is pinned the same way: reconfiguring a
+ * context only changes the connections made after. The rest of what the
+ * handshake reads (certificate and key, groups, signature algorithms, ALPN
+ * offer, options, verify parameters) OpenSSL already copies into the SSL.
+ * `switched`: SSL_set_SSL_CTX moved the SSL to `ctx` (an SNI callback), which
+ * OpenSSL's own handshake would then read its ciphers from. */
+static int
+pin_context_settings(tlsctx_connection *self, tlsctx_context *ctx, int switched)
+{
+    int ok = 0;
+    char *tls13 = cipher_names(ctx->ctx, 1);
+    char *tls12 = NULL;
+    if (tls13 == NULL) {
+        return -1;
+    }
+    /* without a list of its own yet, the SSL copies the context's (the TLS 1.2
+     * part as it is) and rebuilds the TLS 1.3 part from these names */
+    ok = SSL_set_ciphersuites(self->ssl, tls13);
+    if (ok && switched) {
+        tls12 = cipher_names(ctx->ctx, 0);
+        if (tls12 == NULL) {
+            PyMem_Free(tls13);
+            return -1;
+        }
+        ok = SSL_set_cipher_list(self->ssl, tls12);
+    }
+    PyMem_Free(tls13);
+    PyMem_Free(tls12);
+    if (!ok) {
+        tlsctx_set_ssl_error(self->state, NULL);
+        return -1;
+    }
+    Py_XSETREF(self->alpn, Py_XNewRef(ctx->alpn_protocols));
+    return 0;
+}
+
+const unsigned char *
+tlsctx_connection_alpn(const SSL *ssl, unsigned int *len)
+{
+    tlsctx_connection *self = SSL_get_app_data(ssl);
+    if (self == NULL || self->alpn == NULL) {
+        *len = 0;
+        return (const unsigned char *)"";
+    }
+    *len = (unsigned int)PyBytes_GET_SIZE(self->alpn);
+    return (const unsigned char *)PyBytes_AS_STRING(self->alpn);
+}
+
 /* ---- attributes -------------------------------------------------------------- */
 
 static PyObject *
@@ -1078,6 +1254,9 @@ conn_set_context(tlsctx_connection *self, PyObject *value, void *closure)
     }
     if (SSL_set_SSL_CTX(self->ssl, ctx->ctx) == NULL) {
         tlsctx_set_ssl_error(self->state, NULL);
+        return -1;
+    }
+    if (pin_context_settings(self, ctx, 1) < 0) {
         return -1;
     }
     Py_SETREF(self->ctx, (tlsctx_context *)Py_NewRef(value));
@@ -1149,6 +1328,9 @@ conn_set_session(tlsctx_connection *self, PyObject *value, void *closure)
         return -1;
     }
     tlsctx_session *session = (tlsctx_session *)value;
+    if (refuse_reentry(self) < 0) {
+        return -1;
+    }
     if (session->ctx->ctx != self->ctx->ctx) {
         PyErr_SetString(PyExc_ValueError, "Session refers to a different SSLContext.");
         return -1;
@@ -1187,6 +1369,7 @@ conn_traverse(tlsctx_connection *self, visitproc visit, void *arg)
     Py_VISIT(self->incoming);
     Py_VISIT(self->outgoing);
     Py_VISIT(self->exc);
+    Py_VISIT(self->alpn);
     return 0;
 }
 
@@ -1200,6 +1383,7 @@ conn_clear(tlsctx_connection *self)
     Py_CLEAR(self->incoming);
     Py_CLEAR(self->outgoing);
     Py_CLEAR(self->exc);
+    Py_CLEAR(self->alpn);
     return 0;
 }
 
@@ -1304,6 +1488,7 @@ new_connection(tlsctx_context *ctx, PyObject *sock, int fd, PyObject *incoming,
     self->server_side = server_side;
     self->shutdown_seen_zero = 0;
     self->python_bio = 0;
+    self->alpn = NULL;
     self->probe = self->probe_source = NULL;
     PyObject_GC_Track(self);
 
@@ -1314,6 +1499,9 @@ new_connection(tlsctx_context *ctx, PyObject *sock, int fd, PyObject *incoming,
         goto error;
     }
     SSL_set_app_data(self->ssl, self);
+    if (pin_context_settings(self, ctx, 0) < 0) {
+        goto error;
+    }
     if (sock != NULL) {
         if (!SSL_set_fd(self->ssl, fd)) {
             tlsctx_set_ssl_error(state, NULL);
