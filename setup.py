@@ -161,6 +161,18 @@ setup(
             extra_compile_args=cargs,
             extra_link_args=link_args + clink,
             define_macros=[("OPENSSL_API_COMPAT", "0x30000000L")],
-        )
+        ),
+        # read by tlsctx/__init__.py before _tlsctx loads: the OpenSSL built
+        # with and the one running, so a mismatch is an ImportError naming both
+        Extension(
+            "tlsctx._opensslprobe",
+            sources=["src/opensslprobe.c"],
+            include_dirs=inc,
+            library_dirs=libdirs,
+            libraries=libs,
+            extra_objects=objs,
+            extra_compile_args=cargs,
+            extra_link_args=link_args + clink,
+        ),
     ],
 )
