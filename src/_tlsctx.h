@@ -118,6 +118,46 @@ tlsctx_state_from_type(PyTypeObject *type)
         }                                                                       \
     } while (0)
 
+/* ---- locks for state that threads share ------------------------------ */
+/* The module declares Py_MOD_GIL_USED; these mark (and on 3.13+ guard, for
+ * the day it does not) the short sections where a free-threaded build would
+ * race: read a field and take a reference, or swap a field. No Python code
+ * and no DECREF runs while one is held. A zeroed lock is unlocked. Before
+ * 3.13 there is no free-threaded build and the GIL is enough. */
+#if PY_VERSION_HEX >= 0x030D0000
+typedef PyMutex tlsctx_lock;
+#define tlsctx_lock_acquire(lock) PyMutex_Lock(lock)
+#define tlsctx_lock_release(lock) PyMutex_Unlock(lock)
+#else
+typedef struct {
+    char unused;
+} tlsctx_lock;
+#define tlsctx_lock_acquire(lock) ((void)(lock))
+#define tlsctx_lock_release(lock) ((void)(lock))
+#endif
+
+/* A new reference to *slot (NULL when empty), read under `lock`. */
+static inline PyObject *
+tlsctx_locked_get(tlsctx_lock *lock, PyObject **slot)
+{
+    tlsctx_lock_acquire(lock);
+    PyObject *value = Py_XNewRef(*slot);
+    tlsctx_lock_release(lock);
+    return value;
+}
+
+/* Store `value` (a reference given away, or NULL) under `lock`; the old
+ * value is released once the lock is. */
+static inline void
+tlsctx_locked_set(tlsctx_lock *lock, PyObject **slot, PyObject *value)
+{
+    tlsctx_lock_acquire(lock);
+    PyObject *old = *slot;
+    *slot = value;
+    tlsctx_lock_release(lock);
+    Py_XDECREF(old);
+}
+
 /* ---- the context object ---------------------------------------------- */
 
 typedef struct {
@@ -132,7 +172,9 @@ typedef struct {
      * sources and lookups) under the store's verify flags, and may be shared
      * with other contexts; NULL once the store is private and changed in place. */
     PyObject *trust_recipe;
-    /* callbacks and their Python objects: every field below is in traverse and clear */
+    /* callbacks and their Python objects: every field below is in traverse and
+     * clear; the callbacks and alpn_protocols are read and replaced under `lock` */
+    tlsctx_lock lock;
     PyObject *sni_callback;
     PyObject *psk_client_callback;
     PyObject *psk_server_callback;

@@ -85,6 +85,7 @@ typedef struct {
     PyObject *server_hostname; /* str or NULL */
     PyObject *incoming;        /* the BIO objects, kept alive while the SSL uses them */
     PyObject *outgoing;
+    tlsctx_lock lock;          /* exc and exc_is_bio */
     PyObject *exc;             /* raised by a callback during the current OpenSSL call */
     int exc_is_bio;            /* ... by a Python-level BIO: re-raised as it is */
     int server_side;
@@ -105,6 +106,8 @@ typedef struct {
     tlsctx_connection *conn;
     PyObject *surplus;         /* what read(n) returned past n bytes, served first */
     Py_ssize_t surplus_used;
+    int copies_at_once;        /* the stdlib's ssl.MemoryBIO: its write() copies the
+                                * data before returning, so a memoryview will do */
 } python_bio_data;
 
 static Py_ssize_t
@@ -120,11 +123,14 @@ stash_on(tlsctx_connection *conn, int from_bio)
     if (exc == NULL) {
         return;
     }
-    if (conn->exc != NULL) {
-        PyException_SetContext(exc, conn->exc);  /* steals the older one */
-    }
+    tlsctx_lock_acquire(&conn->lock);
+    PyObject *older = conn->exc;
     conn->exc = exc;
     conn->exc_is_bio = from_bio;
+    tlsctx_lock_release(&conn->lock);
+    if (older != NULL) {
+        PyException_SetContext(exc, older);  /* steals the older one */
+    }
 }
 
 /* The BIO methods below run inside OpenSSL calls made without the GIL:
@@ -135,7 +141,16 @@ python_bio_write(BIO *bio, const char *data, int len)
     python_bio_data *d = BIO_get_data(bio);
     BIO_clear_retry_flags(bio);
     tlsctx_call_frame *gil = tlsctx_callback_enter();
-    PyObject *r = PyObject_CallMethod(d->obj, "write", "y#", data, (Py_ssize_t)len);
+    PyObject *r;
+    if (d->copies_at_once) {
+        /* no bytes object (allocation and copy) per TLS record */
+        PyObject *view = PyMemoryView_FromMemory((char *)data, len, PyBUF_READ);
+        r = view != NULL ? PyObject_CallMethod(d->obj, "write", "O", view) : NULL;
+        Py_XDECREF(view);
+    }
+    else {
+        r = PyObject_CallMethod(d->obj, "write", "y#", data, (Py_ssize_t)len);
+    }
     if (r == NULL) {
         stash_on(d->conn, 1);
         len = -1;
@@ -331,6 +346,7 @@ bio_for(tlsctx_connection *conn, PyObject *obj, int *is_python)
     }
     d->obj = obj;
     d->conn = conn;
+    d->copies_at_once = strcmp(Py_TYPE(obj)->tp_name, "_ssl.MemoryBIO") == 0;
     BIO_set_data(bio, d);
     *is_python = 1;
     return bio;
@@ -476,12 +492,15 @@ ssl_call(tlsctx_connection *self, enum io_op op, void *buf, size_t len, io_resul
 static int
 raise_stashed(tlsctx_connection *self)
 {
+    tlsctx_lock_acquire(&self->lock);
     PyObject *stashed = self->exc;
+    int from_bio = self->exc_is_bio;
+    self->exc = NULL;
+    tlsctx_lock_release(&self->lock);
     if (stashed == NULL) {
         return PyErr_Occurred() ? -1 : 0;
     }
-    self->exc = NULL;
-    if (self->exc_is_bio || !PyErr_Occurred()) {
+    if (from_bio || !PyErr_Occurred()) {
         PyErr_Clear();
         restore_exception(stashed);
         return -1;
@@ -495,7 +514,10 @@ raise_stashed(tlsctx_connection *self)
 static PyObject *
 raise_failure(tlsctx_connection *self, const io_result *r)
 {
-    if (self->exc != NULL && self->exc_is_bio) {
+    tlsctx_lock_acquire(&self->lock);
+    int bio_failed = self->exc != NULL && self->exc_is_bio;
+    tlsctx_lock_release(&self->lock);
+    if (bio_failed) {
         ERR_clear_error();
         raise_stashed(self);
         return NULL;
@@ -1213,7 +1235,7 @@ pin_context_settings(tlsctx_connection *self, tlsctx_context *ctx, int switched)
         tlsctx_set_ssl_error(self->state, NULL);
         return -1;
     }
-    Py_XSETREF(self->alpn, Py_XNewRef(ctx->alpn_protocols));
+    Py_XSETREF(self->alpn, tlsctx_locked_get(&ctx->lock, &ctx->alpn_protocols));
     return 0;
 }
 
@@ -1485,6 +1507,7 @@ new_connection(tlsctx_context *ctx, PyObject *sock, int fd, PyObject *incoming,
     self->sock_ref = self->owner_ref = self->server_hostname = NULL;
     self->incoming = self->outgoing = self->exc = NULL;
     self->exc_is_bio = 0;
+    memset(&self->lock, 0, sizeof(self->lock));
     self->server_side = server_side;
     self->shutdown_seen_zero = 0;
     self->python_bio = 0;

@@ -687,7 +687,7 @@ tlsctx_context_set_alpn_protocols(tlsctx_context *self, PyObject *arg)
         PyErr_NoMemory();
         goto done;
     }
-    Py_XSETREF(self->alpn_protocols, copy);
+    tlsctx_locked_set(&self->lock, &self->alpn_protocols, copy);
     SSL_CTX_set_alpn_select_cb(self->ctx, alpn_select_callback, NULL);
     result = Py_NewRef(Py_None);
 done:
@@ -963,14 +963,14 @@ servername_callback(SSL *ssl, int *alert, void *arg)
     tlsctx_call_frame *gil = tlsctx_callback_enter();
 
     tlsctx_context *self = context_of(ssl);
-    if (self == NULL || self->sni_callback == NULL) {
+    /* the callback may replace itself or the context: keep both alive */
+    callback = self != NULL ? tlsctx_locked_get(&self->lock, &self->sni_callback) : NULL;
+    if (callback == NULL) {
         /* removed while this handshake was under way */
         rc = SSL_TLSEXT_ERR_OK;
         goto done;
     }
-    /* the callback may replace itself or the context: keep both alive */
     Py_INCREF(self);
-    callback = Py_NewRef(self->sni_callback);
     *alert = SSL_AD_INTERNAL_ERROR;
     conn = tlsctx_connection_for_callback(ssl);
     if (conn == NULL) {
@@ -1024,10 +1024,10 @@ tlsctx_context_set_sni_callback(tlsctx_context *self, PyObject *value, void *clo
     }
     if (value == Py_None) {
         SSL_CTX_set_tlsext_servername_callback(self->ctx, NULL);
-        Py_CLEAR(self->sni_callback);
+        tlsctx_locked_set(&self->lock, &self->sni_callback, NULL);
         return 0;
     }
-    Py_XSETREF(self->sni_callback, Py_NewRef(value));
+    tlsctx_locked_set(&self->lock, &self->sni_callback, Py_NewRef(value));
     SSL_CTX_set_tlsext_servername_callback(self->ctx, servername_callback);
     SSL_CTX_set_tlsext_servername_arg(self->ctx, self);
     return 0;
@@ -1036,7 +1036,8 @@ tlsctx_context_set_sni_callback(tlsctx_context *self, PyObject *value, void *clo
 PyObject *
 tlsctx_context_get_sni_callback(tlsctx_context *self, void *closure)
 {
-    return Py_NewRef(self->sni_callback ? self->sni_callback : Py_None);
+    PyObject *callback = tlsctx_locked_get(&self->lock, &self->sni_callback);
+    return callback != NULL ? callback : Py_NewRef(Py_None);
 }
 
 /* ---- PSK ----------------------------------------------------------------- */
@@ -1078,10 +1079,10 @@ psk_client_callback(SSL *ssl, const char *hint, char *identity, unsigned int max
     tlsctx_call_frame *gil = tlsctx_callback_enter();
 
     tlsctx_context *self = context_of(ssl);
-    if (self == NULL || self->psk_client_callback == NULL) {
+    callback = self != NULL ? tlsctx_locked_get(&self->lock, &self->psk_client_callback) : NULL;
+    if (callback == NULL) {
         goto done;
     }
-    callback = Py_NewRef(self->psk_client_callback);
     hint_obj = psk_text(hint);
     if (hint_obj == NULL) {
         goto done;
@@ -1127,10 +1128,10 @@ psk_server_callback(SSL *ssl, const char *identity, unsigned char *psk, unsigned
     tlsctx_call_frame *gil = tlsctx_callback_enter();
 
     tlsctx_context *self = context_of(ssl);
-    if (self == NULL || self->psk_server_callback == NULL) {
+    callback = self != NULL ? tlsctx_locked_get(&self->lock, &self->psk_server_callback) : NULL;
+    if (callback == NULL) {
         goto done;
     }
-    callback = Py_NewRef(self->psk_server_callback);
     identity_obj = psk_text(identity);
     if (identity_obj == NULL) {
         goto done;
@@ -1178,7 +1179,8 @@ tlsctx_context_set_psk_client_callback(tlsctx_context *self, PyObject *args, PyO
         PyErr_SetString(PyExc_TypeError, "callback must be callable");
         return NULL;
     }
-    Py_XSETREF(self->psk_client_callback, callback == Py_None ? NULL : Py_NewRef(callback));
+    tlsctx_locked_set(&self->lock, &self->psk_client_callback,
+                      callback == Py_None ? NULL : Py_NewRef(callback));
     SSL_CTX_set_psk_client_callback(self->ctx, callback == Py_None ? NULL : psk_client_callback);
     Py_RETURN_NONE;
 }
@@ -1223,7 +1225,8 @@ tlsctx_context_set_psk_server_callback(tlsctx_context *self, PyObject *args, PyO
         PyErr_SetString(PyExc_ValueError, "failed to set identity hint");
         return NULL;
     }
-    Py_XSETREF(self->psk_server_callback, callback == Py_None ? NULL : Py_NewRef(callback));
+    tlsctx_locked_set(&self->lock, &self->psk_server_callback,
+                      callback == Py_None ? NULL : Py_NewRef(callback));
     SSL_CTX_set_psk_server_callback(self->ctx, callback == Py_None ? NULL : psk_server_callback);
     Py_RETURN_NONE;
 }
