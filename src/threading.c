@@ -32,26 +32,36 @@ tlsctx_release_gil(tlsctx_call_frame *frame, const void *owner)
 void
 tlsctx_restore_gil(tlsctx_call_frame *frame)
 {
-    assert(innermost == frame);
     PyThreadState *ts = frame->saved;
     frame->saved = NULL;
     if (ts != NULL) {
         PyEval_RestoreThread(ts);
     }
-    innermost = frame->outer;
+    /* Unlink this frame wherever it is: it is the innermost one unless
+     * coroutines sharing the thread (greenlets) switched inside a callback
+     * and another call began and has not returned yet. */
+    for (tlsctx_call_frame **link = &innermost; *link != NULL; link = &(*link)->outer) {
+        if (*link == frame) {
+            *link = frame->outer;
+            break;
+        }
+    }
 }
 
 tlsctx_call_frame *
 tlsctx_callback_enter(void)
 {
-    tlsctx_call_frame *frame = innermost;
-    if (frame == NULL || frame->saved == NULL) {
-        return NULL;   /* the GIL is held */
+    /* The call OpenSSL is running now is the one whose thread state is still
+     * saved; the frames of calls whose callbacks hold the GIL have none. */
+    for (tlsctx_call_frame *frame = innermost; frame != NULL; frame = frame->outer) {
+        if (frame->saved != NULL) {
+            PyThreadState *ts = frame->saved;
+            frame->saved = NULL;
+            PyEval_RestoreThread(ts);
+            return frame;
+        }
     }
-    PyThreadState *ts = frame->saved;
-    frame->saved = NULL;
-    PyEval_RestoreThread(ts);
-    return frame;
+    return NULL;   /* the GIL is held */
 }
 
 void
