@@ -90,7 +90,6 @@ typedef struct {
     int exc_is_bio;            /* ... by a Python-level BIO: re-raised as it is */
     int server_side;
     int shutdown_seen_zero;
-    int python_bio;            /* I/O calls back into Python */
     PyObject *alpn;            /* the server's ALPN list (bytes) when this connection was
                                 * made or switched context: set_alpn_protocols replaces
                                 * the context's, never this one */
@@ -321,7 +320,7 @@ python_bio_method_init(void)
 
 /* A BIO for `obj`, new; NULL with an exception set. */
 static BIO *
-bio_for(tlsctx_connection *conn, PyObject *obj, int *is_python)
+bio_for(tlsctx_connection *conn, PyObject *obj)
 {
     tlsctx_state *state = conn->state;
     if (Py_IS_TYPE(obj, state->memory_bio_type)) {
@@ -348,7 +347,6 @@ bio_for(tlsctx_connection *conn, PyObject *obj, int *is_python)
     d->conn = conn;
     d->copies_at_once = strcmp(Py_TYPE(obj)->tp_name, "_ssl.MemoryBIO") == 0;
     BIO_set_data(bio, d);
-    *is_python = 1;
     return bio;
 }
 
@@ -1510,7 +1508,6 @@ new_connection(tlsctx_context *ctx, PyObject *sock, int fd, PyObject *incoming,
     memset(&self->lock, 0, sizeof(self->lock));
     self->server_side = server_side;
     self->shutdown_seen_zero = 0;
-    self->python_bio = 0;
     self->alpn = NULL;
     self->probe = self->probe_source = NULL;
     PyObject_GC_Track(self);
@@ -1534,13 +1531,13 @@ new_connection(tlsctx_context *ctx, PyObject *sock, int fd, PyObject *incoming,
     else {
         self->incoming = Py_NewRef(incoming);
         self->outgoing = Py_NewRef(outgoing);
-        BIO *rbio = bio_for(self, incoming, &self->python_bio);
+        BIO *rbio = bio_for(self, incoming);
         if (rbio == NULL) {
             goto error;
         }
         BIO *wbio = rbio;
         if (outgoing != incoming) {
-            wbio = bio_for(self, outgoing, &self->python_bio);
+            wbio = bio_for(self, outgoing);
             if (wbio == NULL) {
                 BIO_free(rbio);
                 goto error;
