@@ -90,6 +90,8 @@ typedef struct {
     int exc_is_bio;            /* ... by a Python-level BIO: re-raised as it is */
     int server_side;
     int shutdown_seen_zero;
+    void *python_in;           /* the python_bio_data of a Python-level incoming BIO */
+    void *python_out;          /* ... and outgoing BIO */
     PyObject *alpn;            /* the server's ALPN list (bytes) when this connection was
                                 * made or switched context: set_alpn_protocols replaces
                                 * the context's, never this one */
@@ -107,6 +109,17 @@ typedef struct {
     Py_ssize_t surplus_used;
     int copies_at_once;        /* the stdlib's ssl.MemoryBIO: its write() copies the
                                 * data before returning, so a memoryview will do */
+    char *pending_out;         /* written by OpenSSL during the current call, handed to
+                                * write() in one piece when it returns (OPENSSL_malloc:
+                                * filled without the GIL) */
+    size_t pending_len, pending_cap;
+    /* For the stdlib's MemoryBIO, what its `pending` said when the current
+     * call began, less what was read since (-1: unknown), and its `eof` once
+     * that is 0 (-1: unknown): a read that would find it empty answers
+     * without taking the GIL. Nothing else writes to it during the call: it
+     * is the caller's thread that feeds it. */
+    Py_ssize_t budget;
+    int drained_eof;
 } python_bio_data;
 
 static Py_ssize_t
@@ -133,29 +146,32 @@ stash_on(tlsctx_connection *conn, int from_bio)
 }
 
 /* The BIO methods below run inside OpenSSL calls made without the GIL:
- * each takes it back (tlsctx_callback_enter) only around its Python code. */
+ * each takes it back (tlsctx_callback_enter) only around its Python code.
+ * Writes need none: they are kept and handed to the object's write() once
+ * the call returns (python_bio_flush), so a handshake flight or a long
+ * write() costs one Python call, not one per TLS record. */
 static int
 python_bio_write(BIO *bio, const char *data, int len)
 {
     python_bio_data *d = BIO_get_data(bio);
     BIO_clear_retry_flags(bio);
-    tlsctx_call_frame *gil = tlsctx_callback_enter();
-    PyObject *r;
-    if (d->copies_at_once) {
-        /* no bytes object (allocation and copy) per TLS record */
-        PyObject *view = PyMemoryView_FromMemory((char *)data, len, PyBUF_READ);
-        r = view != NULL ? PyObject_CallMethod(d->obj, "write", "O", view) : NULL;
-        Py_XDECREF(view);
+    if (len <= 0) {
+        return 0;
     }
-    else {
-        r = PyObject_CallMethod(d->obj, "write", "y#", data, (Py_ssize_t)len);
+    if (d->pending_cap - d->pending_len < (size_t)len) {
+        size_t cap = d->pending_cap ? d->pending_cap : 16384;
+        while (cap - d->pending_len < (size_t)len) {
+            cap *= 2;
+        }
+        char *grown = OPENSSL_realloc(d->pending_out, cap);
+        if (grown == NULL) {
+            return -1;
+        }
+        d->pending_out = grown;
+        d->pending_cap = cap;
     }
-    if (r == NULL) {
-        stash_on(d->conn, 1);
-        len = -1;
-    }
-    Py_XDECREF(r);
-    tlsctx_callback_leave(gil);
+    memcpy(d->pending_out + d->pending_len, data, (size_t)len);
+    d->pending_len += (size_t)len;
     return len;
 }
 
@@ -169,6 +185,121 @@ python_bio_eof(python_bio_data *d)
     int rc = PyObject_IsTrue(eof);
     Py_DECREF(eof);
     return rc;
+}
+
+/* Before an OpenSSL call, GIL held: how much the stdlib's MemoryBIO holds
+ * (python_bio_data.budget). A failure only leaves it unknown. */
+static void
+python_bio_begin(python_bio_data *d)
+{
+    if (d == NULL || !d->copies_at_once) {
+        return;
+    }
+    d->budget = -1;
+    d->drained_eof = -1;
+    PyObject *pending = PyObject_GetAttrString(d->obj, "pending");
+    Py_ssize_t n = pending != NULL ? PyLong_AsSsize_t(pending) : -1;
+    Py_XDECREF(pending);
+    if (n < 0) {
+        PyErr_Clear();
+        return;
+    }
+    if (n == 0) {
+        int eof = python_bio_eof(d);
+        if (eof < 0) {
+            PyErr_Clear();
+            return;
+        }
+        d->drained_eof = eof;
+    }
+    d->budget = n;
+}
+
+/* After the call: the count no longer holds. */
+static void
+python_bio_end(python_bio_data *d)
+{
+    if (d != NULL) {
+        d->budget = -1;
+        d->drained_eof = -1;
+    }
+}
+
+/* Hand what OpenSSL wrote during the call to the object's write(); GIL
+ * held. An exception is kept on the connection (raised as the BIO's). */
+static void
+python_bio_flush(python_bio_data *d)
+{
+    if (d == NULL || d->pending_len == 0) {
+        return;
+    }
+    PyObject *r, *view = NULL;
+    if (d->copies_at_once) {
+        /* no bytes object (allocation and copy) for the stdlib's MemoryBIO */
+        view = PyMemoryView_FromMemory(d->pending_out, (Py_ssize_t)d->pending_len, PyBUF_READ);
+        r = view != NULL ? PyObject_CallMethod(d->obj, "write", "O", view) : NULL;
+    }
+    else {
+        r = PyObject_CallMethod(d->obj, "write", "y#", d->pending_out,
+                                (Py_ssize_t)d->pending_len);
+    }
+    d->pending_len = 0;
+    if (d->pending_cap > 1 << 20) {
+        /* a long write: give the memory back */
+        OPENSSL_free(d->pending_out);
+        d->pending_out = NULL;
+        d->pending_cap = 0;
+    }
+    if (r == NULL) {
+        stash_on(d->conn, 1);
+    }
+    Py_XDECREF(r);
+    Py_XDECREF(view);
+}
+
+/* OpenSSL reads a TLS record in two steps, its 5-byte header, then the
+ * body whose length the header gives. When it has just read a header, the
+ * body (what it will ask for next) is read in the same visit to Python and
+ * kept as surplus: one GIL round trip per record instead of two. Only that
+ * many bytes, never past the record, so the object keeps what OpenSSL has
+ * not asked for (asyncio sizes its buffers by its `pending`). */
+#define TLS_HEADER 5
+#define TLS_MAX_BODY (16384 + 2048)
+
+static int
+prefetch_record_body(python_bio_data *d, const unsigned char *header)
+{
+    if (header[0] & 0x80) {
+        return 0;   /* an SSLv2-format hello: not a TLS record header */
+    }
+    long body = ((long)header[3] << 8) | header[4];
+    if (body == 0 || body > TLS_MAX_BODY) {
+        return 0;   /* OpenSSL rejects it itself */
+    }
+    PyObject *data = PyObject_CallMethod(d->obj, "read", "l", body);
+    if (data != NULL && d->budget > 0 && PyBytes_Check(data)) {
+        d->budget -= PyBytes_GET_SIZE(data) < d->budget ? PyBytes_GET_SIZE(data) : d->budget;
+    }
+    if (data == NULL) {
+        stash_on(d->conn, 1);
+        return -1;
+    }
+    if (!PyBytes_Check(data)) {
+        /* another bytes-like type: as bytes, the surplus's type */
+        Py_SETREF(data, PyBytes_FromObject(data));
+        if (data == NULL) {
+            stash_on(d->conn, 1);
+            return -1;
+        }
+    }
+    if (PyBytes_GET_SIZE(data) > 0) {
+        d->surplus = data;
+        d->surplus_used = 0;
+    }
+    else {
+        Py_DECREF(data);
+    }
+    return 0;
 }
 
 /* Bytes from the object's read(len), GIL held. More than asked for is kept
@@ -196,6 +327,9 @@ python_bio_read_held(BIO *bio, python_bio_data *d, char *out, int len)
     }
     Py_ssize_t n = view.len < len ? view.len : len;
     memcpy(out, view.buf, (size_t)n);
+    if (d->budget > 0) {
+        d->budget -= view.len < d->budget ? view.len : d->budget;
+    }
     if (view.len > n) {
         d->surplus = PyBytes_FromStringAndSize((const char *)view.buf + n, view.len - n);
         if (d->surplus == NULL) {
@@ -208,6 +342,10 @@ python_bio_read_held(BIO *bio, python_bio_data *d, char *out, int len)
     }
     PyBuffer_Release(&view);
     Py_DECREF(data);
+    if (n == TLS_HEADER && len == TLS_HEADER && d->surplus == NULL
+        && prefetch_record_body(d, (const unsigned char *)out) < 0) {
+        return -1;
+    }
     if (n > 0) {
         return (int)n;
     }
@@ -228,6 +366,14 @@ python_bio_read(BIO *bio, char *out, int len)
 {
     python_bio_data *d = BIO_get_data(bio);
     BIO_clear_retry_flags(bio);
+    if (d->budget == 0 && d->drained_eof >= 0 && surplus_left(d) == 0) {
+        /* known to be empty: what read() and eof would say, without Python */
+        if (d->drained_eof) {
+            return 0;
+        }
+        BIO_set_retry_read(bio);
+        return -1;
+    }
     tlsctx_call_frame *gil = tlsctx_callback_enter();
     int n = python_bio_read_held(bio, d, out, len);
     tlsctx_callback_leave(gil);
@@ -267,7 +413,11 @@ static long
 python_bio_ctrl(BIO *bio, int cmd, long num, void *ptr)
 {
     if (cmd == BIO_CTRL_FLUSH) {
-        return 1;
+        return 1;   /* python_bio_flush runs when the call returns */
+    }
+    if (cmd == BIO_CTRL_WPENDING) {
+        python_bio_data *d = BIO_get_data(bio);
+        return (long)d->pending_len;
     }
     if (cmd != BIO_CTRL_PENDING && cmd != BIO_CTRL_EOF) {
         return 0;
@@ -292,6 +442,7 @@ python_bio_destroy(BIO *bio)
     python_bio_data *d = BIO_get_data(bio);
     if (d != NULL) {
         Py_CLEAR(d->surplus);
+        OPENSSL_free(d->pending_out);
     }
     OPENSSL_free(d);
     BIO_set_data(bio, NULL);
@@ -346,6 +497,8 @@ bio_for(tlsctx_connection *conn, PyObject *obj)
     d->obj = obj;
     d->conn = conn;
     d->copies_at_once = strcmp(Py_TYPE(obj)->tp_name, "_ssl.MemoryBIO") == 0;
+    d->budget = -1;
+    d->drained_eof = -1;
     BIO_set_data(bio, d);
     return bio;
 }
@@ -448,6 +601,7 @@ ssl_call(tlsctx_connection *self, enum io_op op, void *buf, size_t len, io_resul
     /* without the GIL, BIOs written in Python included: every callback
      * takes it back for its own Python code (threading.c) */
     tlsctx_call_frame frame;
+    python_bio_begin(self->python_in);
     tlsctx_release_gil(&frame, self);
     SSL *ssl = self->ssl;
     r->count = 0;
@@ -479,6 +633,8 @@ ssl_call(tlsctx_connection *self, enum io_op op, void *buf, size_t len, io_resul
     r->saved_errno = r->failed ? errno : 0;
     r->ssl_error = r->failed ? SSL_get_error(ssl, r->ret) : SSL_ERROR_NONE;
     tlsctx_restore_gil(&frame);
+    python_bio_end(self->python_in);
+    python_bio_flush(self->python_out);
     if (probe_after(self) < 0) {
         stash_on(self, 0);   /* raised once the call's outcome is known */
     }
@@ -1509,6 +1665,7 @@ new_connection(tlsctx_context *ctx, PyObject *sock, int fd, PyObject *incoming,
     self->server_side = server_side;
     self->shutdown_seen_zero = 0;
     self->alpn = NULL;
+    self->python_in = self->python_out = NULL;
     self->probe = self->probe_source = NULL;
     PyObject_GC_Track(self);
 
@@ -1544,6 +1701,12 @@ new_connection(tlsctx_context *ctx, PyObject *sock, int fd, PyObject *incoming,
             }
         }
         SSL_set_bio(self->ssl, rbio, wbio);  /* takes both */
+        if (!Py_IS_TYPE(incoming, state->memory_bio_type)) {
+            self->python_in = BIO_get_data(rbio);
+        }
+        if (!Py_IS_TYPE(outgoing, state->memory_bio_type)) {
+            self->python_out = BIO_get_data(wbio);
+        }
     }
     SSL_set_mode(self->ssl, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_AUTO_RETRY);
 
