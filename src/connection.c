@@ -120,6 +120,7 @@ typedef struct {
      * is the caller's thread that feeds it. */
     Py_ssize_t budget;
     int drained_eof;
+    int taken_in;              /* surplus holds what python_bio_begin took in */
 } python_bio_data;
 
 static Py_ssize_t
@@ -188,21 +189,37 @@ python_bio_eof(python_bio_data *d)
 }
 
 /* Before an OpenSSL call, GIL held: how much the stdlib's MemoryBIO holds
- * (python_bio_data.budget). A failure only leaves it unknown. */
+ * (python_bio_data.budget). During a handshake, whose flights are small,
+ * everything it holds is taken in now, so that OpenSSL reads it without
+ * coming back for the GIL; python_bio_end gives back what it left. A
+ * failure only leaves the count unknown. */
 static void
-python_bio_begin(python_bio_data *d)
+python_bio_begin(python_bio_data *d, int handshake)
 {
     if (d == NULL || !d->copies_at_once) {
         return;
     }
     d->budget = -1;
     d->drained_eof = -1;
+    d->taken_in = 0;
     PyObject *pending = PyObject_GetAttrString(d->obj, "pending");
     Py_ssize_t n = pending != NULL ? PyLong_AsSsize_t(pending) : -1;
     Py_XDECREF(pending);
     if (n < 0) {
         PyErr_Clear();
         return;
+    }
+    if (n > 0 && handshake && d->surplus == NULL) {
+        PyObject *all = PyObject_CallMethod(d->obj, "read", NULL);
+        if (all == NULL || !PyBytes_Check(all)) {
+            Py_XDECREF(all);
+            PyErr_Clear();
+            return;
+        }
+        d->surplus = all;
+        d->surplus_used = 0;
+        d->taken_in = 1;
+        n = 0;
     }
     if (n == 0) {
         int eof = python_bio_eof(d);
@@ -215,14 +232,38 @@ python_bio_begin(python_bio_data *d)
     d->budget = n;
 }
 
-/* After the call: the count no longer holds. */
+/* After the call, GIL held: the count no longer holds, and what was taken
+ * in and not read goes back, so that the object's `pending` (asyncio's
+ * flow control) and content are what OpenSSL left, as with its own BIO. */
 static void
 python_bio_end(python_bio_data *d)
 {
-    if (d != NULL) {
-        d->budget = -1;
-        d->drained_eof = -1;
+    if (d == NULL) {
+        return;
     }
+    d->budget = -1;
+    d->drained_eof = -1;
+    if (!d->taken_in) {
+        return;
+    }
+    d->taken_in = 0;
+    Py_ssize_t left = surplus_left(d);
+    if (left == 0) {
+        Py_CLEAR(d->surplus);
+        return;
+    }
+    /* the object was emptied, so appending restores the same bytes */
+    PyObject *view = PyMemoryView_FromMemory(PyBytes_AS_STRING(d->surplus) + d->surplus_used,
+                                             left, PyBUF_READ);
+    PyObject *r = view != NULL ? PyObject_CallMethod(d->obj, "write", "O", view) : NULL;
+    Py_XDECREF(view);
+    if (r == NULL) {
+        PyErr_Clear();   /* (after write_eof()): kept here, read next */
+        return;
+    }
+    Py_DECREF(r);
+    Py_CLEAR(d->surplus);
+    d->surplus_used = 0;
 }
 
 /* Hand what OpenSSL wrote during the call to the object's write(); GIL
@@ -601,7 +642,7 @@ ssl_call(tlsctx_connection *self, enum io_op op, void *buf, size_t len, io_resul
     /* without the GIL, BIOs written in Python included: every callback
      * takes it back for its own Python code (threading.c) */
     tlsctx_call_frame frame;
-    python_bio_begin(self->python_in);
+    python_bio_begin(self->python_in, op == OP_HANDSHAKE);
     tlsctx_release_gil(&frame, self);
     SSL *ssl = self->ssl;
     r->count = 0;
