@@ -91,6 +91,7 @@ typedef struct {
     int server_side;
     int shutdown_seen_zero;
     void *python_in;           /* the python_bio_data of a Python-level incoming BIO */
+    PyObject *deferred_exc;    /* met by read_more after bytes were read: raised next */
     void *python_out;          /* ... and outgoing BIO */
     PyObject *alpn;            /* the server's ALPN list (bytes) when this connection was
                                 * made or switched context: set_alpn_protocols replaces
@@ -767,6 +768,12 @@ io_begin(tlsctx_connection *self, io_ctx *io)
     if (refuse_reentry(self) < 0) {
         return -1;
     }
+    if (self->deferred_exc != NULL) {
+        PyObject *exc = self->deferred_exc;
+        self->deferred_exc = NULL;
+        restore_exception(exc);
+        return -1;
+    }
     if (probe_before(self) < 0) {
         return -1;
     }
@@ -916,6 +923,61 @@ error:
     return NULL;
 }
 
+/* Whether the Python-level incoming BIO has bytes OpenSSL has not read. */
+static int
+python_input_left(tlsctx_connection *self)
+{
+    python_bio_data *d = self->python_in;
+    if (surplus_left(d) > 0) {
+        return 1;
+    }
+    PyObject *pending = PyObject_GetAttrString(d->obj, "pending");
+    Py_ssize_t n = pending != NULL ? PyLong_AsSsize_t(pending) : -1;
+    Py_XDECREF(pending);
+    if (n < 0) {
+        PyErr_Clear();
+        return 0;
+    }
+    return n > 0;
+}
+
+/* A read over a Python-level BIO (asyncio's) that got one record's worth
+ * while more is waiting goes on filling the caller's buffer, as a socket's
+ * recv() would: one Python-level read() per chunk instead of one per TLS
+ * record. It stops at the first call that would not simply succeed; an
+ * error met there is kept (deferred_exc) and raised by the next call on the
+ * connection, so the bytes already read are returned first. */
+static void
+read_more(tlsctx_connection *self, char *mem, size_t len, io_result *r)
+{
+    if (self->python_in == NULL) {
+        return;
+    }
+    while (r->count < len && (SSL_pending(self->ssl) > 0 || python_input_left(self))) {
+        io_result more;
+        ssl_call(self, OP_READ, mem + r->count, len - r->count, &more);
+        if (!more.failed) {
+            r->count += more.count;
+            if (self->exc == NULL) {
+                continue;
+            }
+            raise_stashed(self);
+        }
+        else if (retryable(&more)
+                 || (more.ssl_error == SSL_ERROR_ZERO_RETURN && self->exc == NULL)) {
+            /* nothing more for now, or the peer's close_notify: the next
+             * read says so */
+            ERR_clear_error();
+            break;
+        }
+        else {
+            raise_failure(self, &more);
+        }
+        self->deferred_exc = fetch_exception();
+        break;
+    }
+}
+
 static PyObject *
 conn_read(tlsctx_connection *self, PyObject *args)
 {
@@ -989,6 +1051,7 @@ conn_read(tlsctx_connection *self, PyObject *args)
     if (raise_stashed(self) < 0) {
         goto error;
     }
+    read_more(self, mem, (size_t)len, &r);
 done:
     Py_XDECREF(io.sock);
     if (into) {
@@ -1587,6 +1650,7 @@ conn_traverse(tlsctx_connection *self, visitproc visit, void *arg)
     Py_VISIT(self->outgoing);
     Py_VISIT(self->exc);
     Py_VISIT(self->alpn);
+    Py_VISIT(self->deferred_exc);
     return 0;
 }
 
@@ -1601,6 +1665,7 @@ conn_clear(tlsctx_connection *self)
     Py_CLEAR(self->outgoing);
     Py_CLEAR(self->exc);
     Py_CLEAR(self->alpn);
+    Py_CLEAR(self->deferred_exc);
     return 0;
 }
 
@@ -1707,6 +1772,7 @@ new_connection(tlsctx_context *ctx, PyObject *sock, int fd, PyObject *incoming,
     self->shutdown_seen_zero = 0;
     self->alpn = NULL;
     self->python_in = self->python_out = NULL;
+    self->deferred_exc = NULL;
     self->probe = self->probe_source = NULL;
     PyObject_GC_Track(self);
 
