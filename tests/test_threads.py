@@ -724,8 +724,11 @@ def test_python_bio_reads_span_records_and_keep_errors_in_order(certs):
         return bytes(got), outcome
 
     mine, theirs = run(tlsctx), run(ssl)
-    assert mine == theirs
-    assert mine[0].startswith(b"a" * 20000) and mine[1] is not None
+    # the bytes and the class; the reason's name depends on the error table
+    # of the OpenSSL each was built with (RECORD_LAYER_FAILURE is 3.2+)
+    print("reasons: tlsctx %r, stdlib %r" % (mine[1][1], theirs[1][1]))
+    assert (mine[0], mine[1][0]) == (theirs[0], theirs[1][0])
+    assert mine[0].startswith(b"a" * 20000)
 
 
 def test_python_bio_bulk_is_intact(certs):
