@@ -130,6 +130,16 @@ surplus_left(const python_bio_data *d)
     return d->surplus != NULL ? PyBytes_GET_SIZE(d->surplus) - d->surplus_used : 0;
 }
 
+/* GIL held: release a surplus that has been read to the end. */
+static void
+surplus_drop_used(python_bio_data *d)
+{
+    if (d->surplus != NULL && surplus_left(d) == 0) {
+        Py_CLEAR(d->surplus);
+        d->surplus_used = 0;
+    }
+}
+
 static void
 stash_on(tlsctx_connection *conn, int from_bio)
 {
@@ -210,6 +220,7 @@ python_bio_begin(python_bio_data *d, int handshake)
         PyErr_Clear();
         return;
     }
+    surplus_drop_used(d);
     if (n > 0 && handshake && d->surplus == NULL) {
         PyObject *all = PyObject_CallMethod(d->obj, "read", NULL);
         if (all == NULL || !PyBytes_Check(all)) {
@@ -245,12 +256,13 @@ python_bio_end(python_bio_data *d)
     d->budget = -1;
     d->drained_eof = -1;
     if (!d->taken_in) {
+        surplus_drop_used(d);
         return;
     }
     d->taken_in = 0;
     Py_ssize_t left = surplus_left(d);
     if (left == 0) {
-        Py_CLEAR(d->surplus);
+        surplus_drop_used(d);
         return;
     }
     /* the object was emptied, so appending restores the same bytes */
@@ -350,17 +362,7 @@ static int
 python_bio_read_held(BIO *bio, python_bio_data *d, char *out, int len)
 {
     Py_buffer view;
-    Py_ssize_t left = surplus_left(d);
-    if (left > 0) {
-        Py_ssize_t n = left < len ? left : len;
-        memcpy(out, PyBytes_AS_STRING(d->surplus) + d->surplus_used, (size_t)n);
-        d->surplus_used += n;
-        if (surplus_left(d) == 0) {
-            Py_CLEAR(d->surplus);
-            d->surplus_used = 0;
-        }
-        return (int)n;
-    }
+    surplus_drop_used(d);
     PyObject *data = PyObject_CallMethod(d->obj, "read", "i", len);
     if (data == NULL || PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0) {
         Py_XDECREF(data);
@@ -408,6 +410,15 @@ python_bio_read(BIO *bio, char *out, int len)
 {
     python_bio_data *d = BIO_get_data(bio);
     BIO_clear_retry_flags(bio);
+    Py_ssize_t left = surplus_left(d);
+    if (left > 0) {
+        /* an immutable bytes object of our own: no GIL needed to copy from
+         * it (it is released, once used up, with the GIL held) */
+        Py_ssize_t n = left < len ? left : len;
+        memcpy(out, PyBytes_AS_STRING(d->surplus) + d->surplus_used, (size_t)n);
+        d->surplus_used += n;
+        return (int)n;
+    }
     if (d->budget == 0 && d->drained_eof >= 0 && surplus_left(d) == 0) {
         /* known to be empty: what read() and eof would say, without Python */
         if (d->drained_eof) {
