@@ -166,7 +166,7 @@ setup(
         # with and the one running, so a mismatch is an ImportError naming both
         Extension(
             "tlsctx._opensslprobe",
-            sources=["src/opensslprobe.c"],
+            sources=["src/opensslprobe.c"] + extra_sources,
             include_dirs=inc,
             library_dirs=libdirs,
             libraries=libs,
