@@ -22,13 +22,16 @@ from setuptools.command.build_ext import build_ext
 SOURCES = [
     "src/_tlsctx.c",      # module, state, exec steps
     "src/errors.c",       # exception hierarchy and the OpenSSL error funnel
+    "src/threading.c",    # how OpenSSL calls back into Python (the GIL, re-entry)
     "src/constants.c",    # {name, value} tables
     "src/context.c",      # the _SSLContext type: core attributes
     "src/context_endpoint.c",  # certificates, ciphers, ALPN, callbacks, keylog
     "src/context_modern.c",  # CPython 3.15: groups, TLS 1.3 suites, signature algorithms
     "src/certdecode.c",   # X509 -> dict, ASN1 objects
     "src/trustcache.c",   # shared, parsed trust sources
-    "src/connection.c",   # the TLS connection, MemoryBIO, SSLSession
+    "src/connection.c",   # the TLS connection (socket and BIO driving)
+    "src/memorybio.c",    # MemoryBIO
+    "src/session.c",      # SSLSession
     "src/distrust.c",     # verification rules of CPython 3.14+: distrusted keys
 ]
 DEPENDS = ["src/_tlsctx.h", "src/errtables.h", "src/errtables_30.h", "src/errtables_35.h",
@@ -183,7 +186,8 @@ def compile_args():
 
 inc, libdirs, libs, objs, link_args, extra_sources, macros = openssl_flags()
 cargs, clink = compile_args()
-if os.environ.get("TLSCTX_OPENSSL_STATIC") == "1":
+static = os.environ.get("TLSCTX_OPENSSL_STATIC") == "1"
+if static:
     # like the binary wheels: the extension exports only PyInit__tlsctx
     cargs.append("-fvisibility=hidden")
 
@@ -200,7 +204,21 @@ setup(
             extra_compile_args=cargs,
             extra_link_args=link_args + clink,
             define_macros=[("OPENSSL_API_COMPAT", "0x30000000L")] + macros,
-        )
-    ],
+        ),
+    ] + ([] if static else [
+        # read by tlsctx/__init__.py before _tlsctx loads: the OpenSSL built
+        # with and the one running, so a mismatch is an ImportError naming
+        # both (a static build carries its OpenSSL: nothing to compare)
+        Extension(
+            "tlsctx._opensslprobe",
+            sources=["src/opensslprobe.c"] + extra_sources,
+            include_dirs=inc,
+            library_dirs=libdirs,
+            libraries=libs,
+            extra_objects=objs,
+            extra_compile_args=cargs,
+            extra_link_args=link_args + clink,
+        ),
+    ]),
     cmdclass={"build_ext": checked_build_ext},
 )

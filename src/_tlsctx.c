@@ -54,7 +54,12 @@ exec_trust_cache(PyObject *module)
 static int
 exec_connection_types(PyObject *module)
 {
-    return tlsctx_setup_connection_types(module, tlsctx_get_state(module));
+    tlsctx_state *state = tlsctx_get_state(module);
+    if (tlsctx_setup_memory_bio_type(module, state) < 0
+        || tlsctx_setup_session_type(module, state) < 0) {
+        return -1;
+    }
+    return tlsctx_setup_connection_type(module, state);
 }
 
 static int
@@ -127,9 +132,9 @@ static PyModuleDef_Slot module_slots[] = {
     {Py_mod_exec, exec_connection_types},
     {Py_mod_exec, exec_modern},
 #if PY_VERSION_HEX >= 0x030C0000
-    /* OpenSSL callbacks take the GIL with PyGILState_Ensure, which only knows
-     * the main interpreter */
-    {Py_mod_multiple_interpreters, Py_MOD_MULTIPLE_INTERPRETERS_NOT_SUPPORTED},
+    /* state lives in the module; callbacks run in the interpreter that made
+     * the OpenSSL call (threading.c). One GIL for all until tested without. */
+    {Py_mod_multiple_interpreters, Py_MOD_MULTIPLE_INTERPRETERS_SUPPORTED},
 #endif
 #if PY_VERSION_HEX >= 0x030D0000
     {Py_mod_gil, Py_MOD_GIL_USED},

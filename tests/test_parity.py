@@ -29,6 +29,9 @@ DOCUMENTED_DIFFERENCES = {
     "HAS_PSK": ((3, 13), "constant added to ssl in 3.13"),
     "HAS_PHA": ((3, 14), "constant added to ssl in 3.14"),
     "HAS_PSK_TLS13": ((3, 15), "constant added to ssl in 3.15"),
+    "unraisable callback exceptions": (
+        (3, 14), "an SNI/PSK callback's exception: err_msg naming the callback, object None "
+                 "(tests/test_handshake_features.py)"),
     "create_default_context.verify_flags": (
         (3, 13), "3.13 adds VERIFY_X509_PARTIAL_CHAIN and VERIFY_X509_STRICT"),
     "distrusted_spki": ((3, 14), "3.14 rejects a chain holding a certificate whose key is on "

@@ -11,7 +11,10 @@ import warnings
 from collections import namedtuple
 from enum import Enum as _Enum, IntEnum as _IntEnum, IntFlag as _IntFlag
 
-from . import _tlsctx
+from ._opensslcheck import check as _check_openssl
+
+_check_openssl()   # an older OpenSSL than the build's: ImportError naming both
+from . import _tlsctx  # noqa: E402
 from ._tlsctx import (  # noqa: F401  (re-exported)
     OPENSSL_VERSION, OPENSSL_VERSION_INFO, OPENSSL_VERSION_NUMBER, _OPENSSL_API_VERSION,
     _DEFAULT_CIPHERS,
