@@ -20,16 +20,7 @@ OUT=$REPO/build/openssl35
 say() { printf '== openssl35: %s\n' "$*"; }
 
 # 1. Link-time dependencies of the static libcrypto (compression support).
-missing=""
-for pkg in zlib1g-dev libzstd-dev; do
-    dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
-done
-if [ -n "$missing" ]; then
-    say "installing$missing"
-    apt-get -q update
-    # shellcheck disable=SC2086
-    apt-get install -y --no-install-recommends $missing
-fi
+"$REPO/tools/debian.sh" install zlib1g-dev libzstd-dev
 
 # 2. OpenSSL 3.5's static libraries and headers (Debian trixie's libssl-dev,
 #    fetched by the helper the wheel build shares; the mirror comes from

@@ -17,7 +17,8 @@ How:
   * C library: everything is compiled and linked inside a debootstrap
     --variant=minbase chroot of Debian 11 "bullseye" (glibc 2.31, gcc 10),
     the oldest Debian the mirror still serves, so that no glibc symbol newer
-    than bullseye's can be bound.  The chroot lives in
+    than bullseye's can be bound; tools/debian.sh makes and enters it, as it
+    does every chroot of the repository.  The chroot lives in
     $TLSCTX_CHROOTS/wheelbuild-bullseye (default /var/tmp/tlsctx-chroots)
     and is reused.  The one glibc 2.38 symbol trixie's libcrypto.a needs
     (__isoc23_strtol) comes from src/glibc_compat.c.  zlib and zstd, which
@@ -49,7 +50,9 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORK = os.path.join(ROOT, "build", "wheels")
-CHROOTS = os.environ.get("TLSCTX_CHROOTS", "/var/tmp/tlsctx-chroots")
+DEBIAN_SH = os.path.join(ROOT, "tools", "debian.sh")
+CHROOTS = subprocess.run([DEBIAN_SH, "chroots"], check=True, capture_output=True,
+                         text=True).stdout.strip()
 BUILD_SUITE = "bullseye"
 BUILD_CHROOT = os.path.join(CHROOTS, "wheelbuild-" + BUILD_SUITE)
 BUILD_PACKAGES = "gcc libc6-dev zlib1g-dev libzstd-dev"
@@ -70,49 +73,20 @@ def run(cmd, **kwargs):
     return subprocess.run(cmd, check=True, **kwargs)
 
 
-def mirror():
-    """The first non-security Debian archive of this machine's apt."""
-    uris = []
-    for path in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
-        with open(path) as f:
-            uris += re.findall(r"^URIs:\s*(\S+)", f.read(), re.M)
-    if os.path.exists("/etc/apt/sources.list"):
-        with open("/etc/apt/sources.list") as f:
-            uris += re.findall(r"^deb\s+(?:\[[^]]*\]\s+)?(\S+)", f.read(), re.M)
-    for uri in uris:
-        if "security" not in uri:
-            return uri
-    sys.exit("build_wheels: no Debian mirror configured in /etc/apt")
+def debian(*args, **kwargs):
+    """tools/debian.sh, the one implementation of the Debian mirror look-up,
+    debootstrap chroots and commands run inside them."""
+    return run([DEBIAN_SH] + list(args), **kwargs)
 
 
 def ensure_build_chroot():
-    marker = os.path.join(BUILD_CHROOT, ".tlsctx-packages")
-    if os.path.exists(marker) and open(marker).read().strip() == BUILD_PACKAGES:
-        return
-    if not shutil.which("debootstrap"):
-        run(["apt-get", "install", "-y", "-qq", "debootstrap"])
-    new = BUILD_CHROOT + ".new"
-    shutil.rmtree(new, ignore_errors=True)
-    shutil.rmtree(BUILD_CHROOT, ignore_errors=True)
-    os.makedirs(CHROOTS, exist_ok=True)
-    say("debootstrap %s into %s (a few minutes)" % (BUILD_SUITE, BUILD_CHROOT))
-    with open(BUILD_CHROOT + ".log", "w") as log:
-        run(["debootstrap", "--variant=minbase",
-             "--keyring=/usr/share/keyrings/debian-archive-keyring.gpg",
-             "--include=" + BUILD_PACKAGES.replace(" ", ","), BUILD_SUITE, new, mirror()],
-            stdout=log, stderr=subprocess.STDOUT)
-    with open(os.path.join(new, ".tlsctx-packages"), "w") as f:
-        f.write(BUILD_PACKAGES + "\n")
-    os.rename(new, BUILD_CHROOT)
+    debian("make_chroot", BUILD_SUITE, BUILD_CHROOT, BUILD_PACKAGES)
 
 
 def in_chroot(chroot, script):
     """Run a shell script inside a chroot, /proc and /dev mounted in a private
     mount namespace (nothing stays mounted afterwards)."""
-    run(["unshare", "-m", "--", "/bin/sh", "-c",
-         'dir=$1; shift; mount -t proc proc "$dir/proc" && mount --rbind /dev "$dir/dev" || exit 1; '
-         'exec chroot "$dir" /usr/bin/env -i HOME=/root PATH=/usr/bin:/bin:/usr/sbin:/sbin '
-         'LANG=C.UTF-8 /bin/sh -ec "$1"', "sh", chroot, script])
+    debian("run_in", chroot, "/bin/sh", "-ec", script)
 
 
 def setup_py_sources():
@@ -189,7 +163,9 @@ def build_extension(minor, includes, ext_suffix, prefix, sources, objdir_name):
     headers = subprocess.run(["objdump", "-p", path], check=True, capture_output=True,
                              text=True).stdout
     needed = set(re.findall(r"^\s*NEEDED\s+(\S+)", headers, re.M))
-    if not needed <= {"libc.so.6", "libpthread.so.0", "libdl.so.2"}:
+    # glibc's dynamic loader is part of the C library (thread-local variables
+    # bind its __tls_get_addr), and in every manylinux policy
+    if not needed <= {"libc.so.6", "libpthread.so.0", "libdl.so.2", "ld-linux-x86-64.so.2"}:
         sys.exit("build_wheels: %s needs %s; only the C library is allowed" % (so, sorted(needed)))
     return path
 
@@ -260,8 +236,7 @@ def main():
         sys.exit("build_wheels: needs root (apt-get, debootstrap, chroot)")
     os.makedirs(WORK, exist_ok=True)
     os.makedirs(args.out, exist_ok=True)
-    if not shutil.which("patchelf"):
-        run(["apt-get", "install", "-y", "-qq", "patchelf"])
+    debian("install", "patchelf")
     tools_venv = os.path.join(WORK, "tools-venv")
     if not os.path.exists(os.path.join(tools_venv, "bin", "auditwheel")):
         say("tools venv: auditwheel, wheel, setuptools")

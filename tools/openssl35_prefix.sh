@@ -19,19 +19,10 @@ OUT=$(cd "$OUT" && pwd)
 ARCH=$(dpkg --print-architecture)
 TRIPLET=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)
 
+# the mirror look-up the repository's chroot scripts share
+DEBIAN_SH=$(cd "$(dirname "$0")" && pwd)/debian.sh
+
 say() { printf '== openssl35: %s\n' "$*" >&2; }
-
-uris() {
-    awk '/^URIs:/ {print $2}' /etc/apt/sources.list.d/*.sources 2>/dev/null
-    awk '$1 == "deb" {print ($2 ~ /^\[/ ? $3 : $2)}' /etc/apt/sources.list 2>/dev/null
-}
-
-mirror() {
-    # the first non-security Debian archive of this machine's apt
-    uri=$(uris | grep -v security | head -n 1)
-    [ -n "$uri" ] || { echo "openssl35: no Debian mirror configured in /etc/apt" >&2; return 1; }
-    echo "$uri"
-}
 
 if [ ! -f "$OUT/prefix/lib/libssl.a" ] || [ ! -f "$OUT/prefix/lib/libcrypto.a" ]; then
     for keyring in debian-archive-trixie-stable.gpg debian-archive-trixie-automatic.gpg; do
@@ -41,8 +32,8 @@ if [ ! -f "$OUT/prefix/lib/libssl.a" ] || [ ! -f "$OUT/prefix/lib/libcrypto.a" ]
             exit 1
         fi
     done
-    uri=$(mirror)
-    security=$(uris | grep security | head -n 1 || true)
+    uri=$("$DEBIAN_SH" mirror)
+    security=$("$DEBIAN_SH" security_mirror)
     mkdir -p "$OUT/apt/lists/partial" "$OUT/apt/cache/archives/partial" "$OUT/apt/etc" "$OUT/debs"
     # written at run time into the build directory only (git-ignored)
     cat > "$OUT/apt/etc/trixie.sources" <<SOURCES

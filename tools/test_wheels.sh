@@ -29,7 +29,9 @@
 # suite runs) once the chroots exist; making them adds about 4 minutes.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BASE=${TLSCTX_CHROOTS:-/var/tmp/tlsctx-chroots}
+# shellcheck source=tools/debian.sh
+. "$ROOT/tools/debian.sh"
+BASE=$DEBIAN_CHROOTS
 COMMON="python3-minimal openssl ca-certificates"
 
 packages() {
@@ -40,81 +42,20 @@ packages() {
     esac
 }
 
-mirror() {
-    local uri
-    uri=$(awk '/^URIs:/ {print $2}' /etc/apt/sources.list.d/*.sources 2>/dev/null | grep -v security | head -1)
-    [ -n "$uri" ] || uri=$(awk '$1 == "deb" && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null)
-    [ -n "$uri" ] || { echo "test_wheels: no Debian mirror in /etc/apt" >&2; return 1; }
-    echo "$uri"
-}
-
 make_chroot() {
-    local suite=$1 dir=$BASE/wheeltest-$1 want
-    want=$(packages "$suite")
-    if [ -f "$dir/.tlsctx-packages" ] && [ "$(cat "$dir/.tlsctx-packages")" = "$want" ]; then
-        return 0
-    fi
-    command -v debootstrap >/dev/null || apt-get install -y -qq debootstrap >/dev/null
-    rm -rf --one-file-system "$dir" "$dir.new"
-    mkdir -p "$BASE"
-    echo "test_wheels: debootstrap --variant=minbase $suite into $dir"
-    local keyopt=(--keyring=/usr/share/keyrings/debian-archive-keyring.gpg)
-    [ "$suite" = sid ] && keyopt=(--no-check-gpg)   # see tools/chroot.sh
-    debootstrap --variant=minbase "${keyopt[@]}" --include="$(echo "$want" | tr ' ' ,)" \
-        "$suite" "$dir.new" "$(mirror)" > "$BASE/wheeltest-$suite.log" 2>&1 \
-        || { tail -20 "$BASE/wheeltest-$suite.log" >&2; return 1; }
+    local dir=$BASE/wheeltest-$1 tool
+    debian_make_chroot "$1" "$dir" "$(packages "$1")"
     # nothing to build with, whatever a dependency pulled in
     for tool in gcc cc c99 x86_64-linux-gnu-gcc; do
-        if [ -e "$dir.new/usr/bin/$tool" ]; then
-            echo "test_wheels: $suite chroot has /usr/bin/$tool" >&2; return 1
+        if [ -e "$dir/usr/bin/$tool" ]; then
+            echo "test_wheels: $1 chroot has /usr/bin/$tool" >&2; return 1
         fi
     done
-    echo "$want" > "$dir.new/.tlsctx-packages"
-    mv "$dir.new" "$dir"
-}
-
-# run_in DIR [BIND...] -- CMD...: CMD in the chroot DIR with /proc, /dev and
-# each BIND directory (read-only, same path) mounted in a private namespace.
-run_in() {
-    local dir=$1; shift
-    local binds=()
-    while [ "$1" != -- ]; do binds+=("$1"); shift; done
-    shift
-    cp /etc/resolv.conf "$dir/etc/resolv.conf" 2>/dev/null || true
-    # a minbase bookworm has no /etc/hosts: the tests need "localhost"
-    [ -e "$dir/etc/hosts" ] || printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' \
-        > "$dir/etc/hosts"
-    unshare -m -- /bin/sh -c 'dir=$1; binds=$2; shift 2
-        mount -t proc proc "$dir/proc" && mount --rbind /dev "$dir/dev" || exit 1
-        for b in $binds; do
-            mkdir -p "$dir$b" && mount --bind "$b" "$dir$b" && mount -o remount,bind,ro "$dir$b" || exit 1
-        done
-        exec chroot "$dir" /usr/bin/env -i HOME=/root PATH=/usr/bin:/bin:/usr/sbin:/sbin \
-            LANG=C.UTF-8 TERM=dumb "$@"' sh "$dir" "${binds[*]:-}" "$@"
-}
-
-test_requirements() {
-    python3 - "$ROOT/pyproject.toml" <<'PY'
-import re, sys
-text = open(sys.argv[1]).read()
-m = re.search(r'^test = \[(.*?)\]', text, re.M | re.S)
-print("\n".join(re.findall(r'"([^"]+)"', m.group(1))))
-PY
 }
 
 # deps DIR MINOR: the test extra's wheels for CPython MINOR into DIR/wheels/MINOR
 deps() {
-    local dest=$1/wheels/$2
-    mkdir -p "$dest"
-    test_requirements > "$dest/requirements.txt"
-    # pip download evaluates markers for the running interpreter, not the
-    # target: name pytest's backports for 3.10 itself
-    [ "$2" != 3.10 ] || printf '%s\n' tomli exceptiongroup >> "$dest/requirements.txt"
-    python3 -m pip download -q --disable-pip-version-check --only-binary=:all: \
-        --python-version "$2" --implementation cp \
-        --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
-        --platform manylinux2014_x86_64 --platform any \
-        -d "$dest" -r "$dest/requirements.txt" setuptools 2>&1 | sed "/WARNING: Location 'file:/d"
+    debian_download_test_wheels "$1/wheels/$2" "$2"
 }
 
 # The files the suite reads besides tlsctx itself: tests/, docs/, tools/,
@@ -159,7 +100,7 @@ PY
 python -m tlsctx
 python -m pytest -p no:cacheprovider ${PYTEST_ARGS:-tests}
 SCRIPT
-    if run_in "$dir" $bind -- /bin/sh "$inside/run.sh"; then
+    if debian_run_in ${bind:+--bind "$bind"} "$dir" /bin/sh "$inside/run.sh"; then
         PASSED+=("$label")
     else
         FAILED+=("$label")
@@ -185,7 +126,7 @@ python -m pip install -q --no-index --find-links /wheels/3.13 setuptools
 python -m pip install --no-index --no-build-isolation $inside/$sdist > $inside/out.txt 2>&1
 echo "pip exit status: \$?" >> $inside/out.txt
 SCRIPT
-    run_in "$dir" -- /bin/sh "$inside/run.sh" || true
+    debian_run_in "$dir" /bin/sh "$inside/run.sh" || true
     sed -n '/tlsctx build error/,/^$/p;/pip exit status/p' "$work/out.txt" | sed -n '1,12p'
     if grep -q "lacks:" "$work/out.txt" && grep -q "a C compiler" "$work/out.txt" \
         && grep -q "openssl/ssl.h" "$work/out.txt" && grep -q "pip exit status: [1-9]" "$work/out.txt"; then
@@ -207,7 +148,7 @@ bullseye_check() {
     for wheel in "$@"; do
         python3 -m zipfile -e "$wheel" "$work/$(basename "$wheel")"
     done
-    if run_in "$dir" -- /bin/sh -c "rc=0; for so in $inside/*/tlsctx/*.so; do
+    if debian_run_in "$dir" /bin/sh -c "rc=0; for so in $inside/*/tlsctx/*.so; do
             out=\$(ldd \$so 2>&1); echo \"\$out\" | sed \"s|^|\$(basename \$so): |\"
             ! echo \"\$out\" | grep -q 'not found' || rc=1; done; exit \$rc"; then
         PASSED+=("bullseye ldd")
