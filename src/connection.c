@@ -871,23 +871,6 @@ conn_getpeercert(tlsctx_connection *self, PyObject *args)
     return result;
 }
 
-/* DER bytes of each certificate of a chain, in order */
-static PyObject *
-chain_to_list(tlsctx_state *state, STACK_OF(X509) *chain)
-{
-    PyObject *list = PyList_New(0);
-    for (int i = 0; list != NULL && i < sk_X509_num(chain); i++) {
-        PyObject *der = tlsctx_certificate_der(state, sk_X509_value(chain, i));
-        if (der == NULL || PyList_Append(list, der) < 0) {
-            Py_XDECREF(der);
-            Py_CLEAR(list);
-            break;
-        }
-        Py_DECREF(der);
-    }
-    return list;
-}
-
 static PyObject *
 conn_get_verified_chain(tlsctx_connection *self, PyObject *unused)
 {
@@ -895,7 +878,7 @@ conn_get_verified_chain(tlsctx_connection *self, PyObject *unused)
     if (chain == NULL) {
         Py_RETURN_NONE;
     }
-    return chain_to_list(self->state, chain);
+    return tlsctx_certificate_list(self->state, chain);
 }
 
 static PyObject *
@@ -905,13 +888,13 @@ conn_get_unverified_chain(tlsctx_connection *self, PyObject *unused)
     if (chain == NULL) {
         Py_RETURN_NONE;
     }
-    PyObject *list = chain_to_list(self->state, chain);
+    PyObject *list = tlsctx_certificate_list(self->state, chain);
     if (list == NULL || !self->server_side) {
         return list;
     }
     /* a server's view of the chain leaves out the client's own certificate */
     X509 *peer = SSL_get1_peer_certificate(self->ssl);
-    PyObject *first = peer ? tlsctx_certificate_der(self->state, peer) : Py_NewRef(Py_None);
+    PyObject *first = peer ? tlsctx_certificate_new(self->state, peer) : Py_NewRef(Py_None);
     X509_free(peer);
     if (first == NULL || PyList_Insert(list, 0, first) < 0) {
         Py_XDECREF(first);

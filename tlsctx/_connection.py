@@ -8,9 +8,47 @@ give every supported interpreter CPython 3.13's behaviour where older
 """
 import socket as _socket
 import ssl as _stdlib_ssl
+import sys as _sys
 import warnings as _warnings
 
-from ._tlsctx import MemoryBIO, SSLSession  # noqa: F401  (re-exported)
+from ._tlsctx import MemoryBIO, SSLSession, ENCODING_DER as _ENCODING_DER  # noqa: F401
+
+
+def _retyped(exc):
+    """`exc` as an instance of tlsctx's class of the same name, when the
+    stdlib's own Python code raised a stdlib SSLError (tlsctx's classes are
+    subclasses of the stdlib's, so both `except` clauses catch it)."""
+    import tlsctx
+    cls = getattr(tlsctx, type(exc).__name__, None)
+    if cls is None or isinstance(exc, cls) or not issubclass(cls, type(exc)):
+        return exc
+    new = cls(*exc.args)
+    new.__dict__.update(exc.__dict__)
+    new.__cause__, new.__context__ = exc.__cause__, exc.__context__
+    new.__suppress_context__ = exc.__suppress_context__
+    return new.with_traceback(exc.__traceback__)
+
+
+if _sys.version_info >= (3, 13):
+    _der_list = list
+else:
+    class _DER(bytes):
+        """A DER certificate (bytes, as 3.13's public chain methods give)
+        that also answers public_bytes(), for code written for 3.10-3.12,
+        where the public methods did not exist and callers reached the
+        internal object's Certificate objects (pip's vendored truststore)."""
+        __slots__ = ()
+
+        def public_bytes(self, format=2):
+            import tlsctx
+            if format == tlsctx.ENCODING_DER:
+                return bytes(self)
+            if format == tlsctx.ENCODING_PEM:
+                return tlsctx.DER_cert_to_PEM_cert(self)
+            raise ValueError("Unsupported format")
+
+    def _der_list(chain):
+        return [_DER(der) for der in chain]
 
 
 class _Stdlib313:
@@ -21,12 +59,14 @@ class _Stdlib313:
     def get_verified_chain(self):
         """The peer's verified certificate chain, leaf first, as DER bytes."""
         chain = self._sslobj.get_verified_chain()
-        return [] if chain is None else chain
+        return [] if chain is None else _der_list(
+            [cert.public_bytes(_ENCODING_DER) for cert in chain])
 
     def get_unverified_chain(self):
         """The certificate chain the peer sent, as DER bytes."""
         chain = self._sslobj.get_unverified_chain()
-        return [] if chain is None else chain
+        return [] if chain is None else _der_list(
+            [cert.public_bytes(_ENCODING_DER) for cert in chain])
 
 
 class SSLObject(_Stdlib313, _stdlib_ssl.SSLObject):
@@ -57,6 +97,18 @@ class SSLSocket(_Stdlib313, _stdlib_ssl.SSLSocket):
     """A TLS connection over a socket, made by SSLContext.wrap_socket()."""
 
     __module__ = "tlsctx"
+
+    @classmethod
+    def _create(cls, *args, **kwargs):
+        try:
+            return super()._create(*args, **kwargs)
+        except _stdlib_ssl.SSLError as exc:
+            # "Closed before TLS handshake with data in recv buffer" is
+            # raised by the stdlib's own SSLSocket._create
+            new = _retyped(exc)
+            if new is exc:
+                raise
+            raise new from exc.__cause__
 
     def _negotiated(self, query):
         self._checkClosed()
