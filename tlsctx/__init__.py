@@ -188,7 +188,18 @@ def _protocol_list_wire(protocols, kind):
     return wire
 
 
-class SSLContext(_SSLContext):
+class _ContextType(type):
+    """SSLContext's metaclass: while inject_into_ssl() is in effect,
+    ``ssl.SSLContext`` is tlsctx's class, and stdlib contexts made before
+    the injection must still pass ``isinstance(ctx, ssl.SSLContext)``."""
+
+    def __instancecheck__(cls, obj):
+        if type.__instancecheck__(cls, obj):
+            return True
+        return cls is SSLContext and _inject.accepts_stdlib_context(obj)
+
+
+class SSLContext(_SSLContext, metaclass=_ContextType):
     """A collection of TLS settings and trust, compatible with ssl.SSLContext."""
 
     _windows_cert_stores = ("CA", "ROOT")
@@ -556,6 +567,10 @@ _GiveupOnSSLSendfile = getattr(_stdlib_ssl, "_GiveupOnSSLSendfile", None)
 if _GiveupOnSSLSendfile is None:
     class _GiveupOnSSLSendfile(Exception):
         pass
+
+
+from . import _inject  # noqa: E402
+from ._inject import inject_into_ssl, extract_from_ssl  # noqa: E402,F401
 
 
 def clear_trust_cache():
