@@ -30,7 +30,8 @@ def _retyped(exc):
 
 
 if _sys.version_info >= (3, 13):
-    _der_list = list
+    def _der_list(chain):
+        return chain
 else:
     class _DER(bytes):
         """A DER certificate (bytes, as 3.13's public chain methods give)
@@ -47,7 +48,7 @@ else:
                 return tlsctx.DER_cert_to_PEM_cert(self)
             raise ValueError("Unsupported format")
 
-    def _der_list(chain):
+    def _der_list(chain):  # type: ignore[misc]
         return [_DER(der) for der in chain]
 
 

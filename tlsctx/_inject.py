@@ -34,7 +34,7 @@ _BOUND_ELSEWHERE = ("urllib3.util.ssl_", "pip._vendor.urllib3.util.ssl_")
 
 _lock = threading.RLock()
 _saved = None          # while injected: what extract_from_ssl() puts back
-_assigned = []         # while injected: a class assigned to ssl.SSLContext, if any
+_assigned: list = []   # while injected: a class assigned to ssl.SSLContext, if any
 
 
 def _tlsctx_context_class():
