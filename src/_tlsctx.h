@@ -263,7 +263,8 @@ PyObject *tlsctx_context_wrap_bio(tlsctx_context *self, PyObject *args, PyObject
 /* For callbacks running inside an OpenSSL call on a connection (GIL held):
  * the Python object user callbacks receive for `ssl` (the SSLSocket or
  * SSLObject owning it, else the connection itself); a new reference, or
- * NULL with an exception set. */
+ * NULL with an exception set, or NULL without one when that owner is gone
+ * (then the user's callback must not run). */
 PyObject *tlsctx_connection_for_callback(SSL *ssl);
 /* Keep the exception currently set (raised by a user callback) on the
  * connection; it is re-raised when the OpenSSL call returns. Clears it. */

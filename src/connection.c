@@ -885,24 +885,48 @@ static PyObject *
 conn_get_unverified_chain(tlsctx_connection *self, PyObject *unused)
 {
     STACK_OF(X509) *chain = SSL_get_peer_cert_chain(self->ssl);
-    if (chain == NULL) {
+    if (!self->server_side) {
+        return chain == NULL ? Py_NewRef(Py_None) : tlsctx_certificate_list(self->state, chain);
+    }
+    /* A server's view of the chain leaves out the client's own certificate,
+     * and a resumed session keeps only that certificate: as 3.15, the peer's
+     * certificate first when there is one, then the rest of the chain. */
+    X509 *peer = SSL_get1_peer_certificate(self->ssl);
+    if (chain == NULL && peer == NULL) {
         Py_RETURN_NONE;
     }
-    PyObject *list = tlsctx_certificate_list(self->state, chain);
-    if (list == NULL || !self->server_side) {
-        return list;
+    PyObject *list = chain != NULL ? tlsctx_certificate_list(self->state, chain) : PyList_New(0);
+    PyObject *first = NULL;
+    if (list != NULL && peer != NULL) {
+        first = tlsctx_certificate_new(self->state, peer);
+        if (first == NULL || PyList_Insert(list, 0, first) < 0) {
+            Py_CLEAR(list);
+        }
     }
-    /* a server's view of the chain leaves out the client's own certificate */
-    X509 *peer = SSL_get1_peer_certificate(self->ssl);
-    PyObject *first = peer ? tlsctx_certificate_new(self->state, peer) : Py_NewRef(Py_None);
+    Py_XDECREF(first);
     X509_free(peer);
-    if (first == NULL || PyList_Insert(list, 0, first) < 0) {
-        Py_XDECREF(first);
-        Py_DECREF(list);
-        return NULL;
-    }
-    Py_DECREF(first);
     return list;
+}
+
+/* CPython 3.15: whether kernel TLS carries this connection's records */
+static PyObject *
+conn_uses_ktls_for_send(tlsctx_connection *self, PyObject *unused)
+{
+#ifdef BIO_get_ktls_send
+    return PyBool_FromLong(BIO_get_ktls_send(SSL_get_wbio(self->ssl)) == 1);
+#else
+    Py_RETURN_FALSE;
+#endif
+}
+
+static PyObject *
+conn_uses_ktls_for_recv(tlsctx_connection *self, PyObject *unused)
+{
+#ifdef BIO_get_ktls_recv
+    return PyBool_FromLong(BIO_get_ktls_recv(SSL_get_rbio(self->ssl)) == 1);
+#else
+    Py_RETURN_FALSE;
+#endif
 }
 
 static PyObject *
@@ -1471,17 +1495,14 @@ tlsctx_connection_for_callback(SSL *ssl)
     if (self == NULL) {
         Py_RETURN_NONE;
     }
-    /* user callbacks see the SSLSocket/SSLObject, else the socket, else us */
-    PyObject *refs[2] = {self->owner_ref, self->sock_ref};
-    for (int i = 0; i < 2; i++) {
-        if (refs[i] != NULL) {
-            PyObject *obj = weak_get(refs[i]);
-            if (obj != NULL || PyErr_Occurred()) {
-                return obj;
-            }
-        }
+    /* user callbacks see the SSLSocket/SSLObject, else the socket, else us;
+     * once that object is gone there is nobody to call back (the stdlib's
+     * rule): NULL without an exception */
+    PyObject *ref = self->owner_ref != NULL ? self->owner_ref : self->sock_ref;
+    if (ref == NULL) {
+        return Py_NewRef((PyObject *)self);
     }
-    return Py_NewRef((PyObject *)self);
+    return weak_get(ref);
 }
 
 void
@@ -1504,6 +1525,8 @@ static PyMethodDef conn_methods[] = {
     {"getpeercert", (PyCFunction)conn_getpeercert, METH_VARARGS, NULL},
     {"get_verified_chain", (PyCFunction)conn_get_verified_chain, METH_NOARGS, NULL},
     {"get_unverified_chain", (PyCFunction)conn_get_unverified_chain, METH_NOARGS, NULL},
+    {"uses_ktls_for_send", (PyCFunction)conn_uses_ktls_for_send, METH_NOARGS, NULL},
+    {"uses_ktls_for_recv", (PyCFunction)conn_uses_ktls_for_recv, METH_NOARGS, NULL},
     {"cipher", (PyCFunction)conn_cipher, METH_NOARGS, NULL},
     {"shared_ciphers", (PyCFunction)conn_shared_ciphers, METH_NOARGS, NULL},
     {"compression", (PyCFunction)conn_compression, METH_NOARGS, NULL},

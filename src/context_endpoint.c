@@ -894,7 +894,10 @@ servername_callback(SSL *ssl, int *alert, void *arg)
     *alert = SSL_AD_INTERNAL_ERROR;
     conn = tlsctx_connection_for_callback(ssl);
     if (conn == NULL) {
-        PyErr_WriteUnraisable((PyObject *)self);
+        /* an error, or the connection's owner is gone: fail the handshake */
+        if (PyErr_Occurred()) {
+            PyErr_WriteUnraisable((PyObject *)self);
+        }
         goto release;
     }
     if (servername == NULL) {
@@ -1282,7 +1285,7 @@ msg_callback(int write_p, int version, int content_type, const void *buf, size_t
         result = PyObject_CallFunction(callback, "Osiiiy#", conn, write_p ? "write" : "read",
                                        version, content_type, msg_type, buf, (Py_ssize_t)len);
     }
-    if (result == NULL) {
+    if (result == NULL && PyErr_Occurred()) {   /* else the owner is gone: no call */
         tlsctx_connection_stash_exception(ssl);
     }
     Py_XDECREF(result);
