@@ -132,7 +132,7 @@ def main():
             out.write(system.read())
             out.write(b"\n")
             out.write(ca.cert_pem.bytes())
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SSL_CERT_", "REQUESTS_"))}
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SSL_CERT_", "REQUESTS_", "CURL_CA_"))}
         env.update(SSL_CERT_FILE=bundle, REQUESTS_CA_BUNDLE=bundle, NO_PROXY="*")
         server = subprocess.Popen([sys.executable, "-c", SERVER, server_pem],
                                   stdout=subprocess.PIPE, text=True)

@@ -196,22 +196,16 @@ def test_aiohttp_server(injected, certs, trusted):
 
 
 def test_asyncio_open_connection_and_start_tls(injected, server, certs):
-    async def fetch_async(use_start_tls):
+    from peers import asyncio_tls_exchange
+
+    def fetch(use_start_tls):
         context = ssl.create_default_context(cafile=certs.cafile)
-        if use_start_tls:
-            reader, writer = await asyncio.open_connection(HOST, server.port)
-            await writer.start_tls(context, server_hostname="localhost")
-        else:
-            reader, writer = await asyncio.open_connection(HOST, server.port, ssl=context,
-                                                           server_hostname="localhost")
-        writer.write(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
-        data = await reader.read()
-        tls = writer.get_extra_info("ssl_object")
-        writer.close()
+        data, tls = asyncio.run(asyncio_tls_exchange(
+            server.port, context, b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n", use_start_tls))
         return data.split(b"\r\n\r\n", 1)[1], tls
 
     for use_start_tls in (False, True):
-        check(server, lambda: asyncio.run(fetch_async(use_start_tls)))
+        check(server, lambda: fetch(use_start_tls))
 
 
 # ---- pip install from a local HTTPS index -------------------------------------
@@ -285,15 +279,18 @@ def test_pip_install(tmp_path, certs, trusted):
     context = server_context(tlsctx, certs, certfile=certs.server if trusted else certs.untrusted)
     index = IndexServer(str(root), context)
     target = tmp_path / "target"
-    # pip verifies with its vendored truststore, which ignores --cert and
-    # trusts OpenSSL's default locations: SSL_CERT_FILE points them at the CA
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "SSL_CERT_"))}
+    # pip before 24.2 trusts --cert; from 24.2 its vendored truststore
+    # ignores --cert and trusts OpenSSL's default locations: SSL_CERT_FILE
+    # points them at the CA
+    # (requests takes REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE over pip's --cert)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PIP_", "SSL_CERT_", "REQUESTS_CA_", "CURL_CA_"))}
     env["SSL_CERT_FILE"] = certs.cafile
     try:
         proc = subprocess.run(
             [sys.executable, "-c", PIP_DRIVER, "install", "--isolated", "--no-cache-dir",
              "--disable-pip-version-check", "--no-deps", "--retries", "0", "--timeout", "30",
-             "--index-url", "https://localhost:%d/simple" % index.port,
+             "--index-url", "https://localhost:%d/simple" % index.port, "--cert", certs.cafile,
              "--target", str(target), "tlsctx_tinypkg"],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
     finally:
