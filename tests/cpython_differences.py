@@ -24,7 +24,7 @@ CPYTHON_SUITE_DIFFERENCES = {
         NEWER, "3.14+ say \"attribute 'keylog_filename' of 'SSLContext' objects cannot be "
         "deleted\"; tlsctx says 'cannot delete attribute' (context-level parity work)"),
     "test.test_ssl.ThreadedTests.test_dh_params": (
-        NEWER, "the test skips itself unless the default cipher list offers DHE, which "
+        None, "the test skips itself unless the default cipher list offers DHE, which "
         "Debian's builds (--with-ssl-default-suites=openssl) do and tlsctx's default does "
         "not (context-level parity work)"),
 }
