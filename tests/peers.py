@@ -252,8 +252,12 @@ async def asyncio_tls_exchange(port, context, request, use_start_tls, until_clos
         except OSError:
             pass
         return data, tls
-    transport, protocol = await loop.create_connection(Collect, HOST, port)
-    transport = await loop.start_tls(transport, protocol, context, server_hostname="localhost")
+    plain, protocol = await loop.create_connection(Collect, HOST, port)
+    try:
+        transport = await loop.start_tls(plain, protocol, context, server_hostname="localhost")
+    except BaseException:
+        plain.close()   # else the server waits for the rest of the handshake
+        raise
     protocol.transport = transport
     tls = transport.get_extra_info("ssl_object")
     try:

@@ -266,7 +266,7 @@ def injected():
 
 
 def _snapshot():
-    return type(ssl), dict(vars(ssl))
+    return type(ssl), dict(vars(ssl)), dict(vars(vars(ssl)["SSLContext"]))
 
 
 def test_inject_hands_out_tlsctx_contexts(injected):

@@ -1,16 +1,18 @@
 """inject_into_ssl() / extract_from_ssl(): the stdlib ``ssl`` module hands
 out tlsctx contexts.
 
-How: ``ssl.SSLContext`` is read through a property of the module's class
-(``ssl.__class__`` becomes a ModuleType subclass), so every ``ssl.SSLContext``
-and ``from ssl import SSLContext`` evaluated after injection gets tlsctx's
-class, while the module's own namespace keeps the stdlib's class: the stdlib
-SSLContext's property setters look ``SSLContext`` up in that namespace at call
-time (``super(SSLContext, SSLContext).options.__set__(self, value)``), so
-contexts made before injection keep working.  The module-level factories
-(``create_default_context`` and the private ones http.client and urllib call)
-are replaced in the namespace.  ``isinstance(ctx, ssl.SSLContext)`` holds for
-tlsctx contexts and, while injected, for stdlib contexts made earlier too.
+How: the module's ``SSLContext`` and its context factories are replaced in
+its namespace, so every ``ssl.SSLContext``, ``from ssl import SSLContext``
+and ``isinstance(ctx, ssl.SSLContext)`` evaluated after injection sees
+tlsctx's class.  The stdlib SSLContext's own methods look ``SSLContext`` up
+in that namespace at call time (``super(SSLContext, SSLContext).options
+.__set__(self, value)`` in every property setter), so while injected they
+are swapped for copies of themselves whose globals name the stdlib's class:
+contexts made before injection keep working.  (A property on the module's
+class instead of a namespace change is not enough: CPython 3.14's
+specialized attribute loads read the module's dict directly.)
+``isinstance(ctx, ssl.SSLContext)`` also holds, while injected, for stdlib
+contexts made earlier.
 
 Code that bound the stdlib's class or made contexts before injection keeps
 them: urllib3's and pip's vendored urllib3's module-level ``SSLContext`` is
@@ -34,25 +36,39 @@ _BOUND_ELSEWHERE = ("urllib3.util.ssl_", "pip._vendor.urllib3.util.ssl_")
 
 _lock = threading.RLock()
 _saved = None          # while injected: what extract_from_ssl() puts back
-_assigned: list = []   # while injected: a class assigned to ssl.SSLContext, if any
 
 
-def _tlsctx_context_class():
-    import tlsctx
-    return _assigned[0] if _assigned else tlsctx.SSLContext
+def _code_names(code):
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _code_names(const)
+    return names
 
 
-class _InjectedSSLModule(types.ModuleType):
-    """The class of the stdlib ssl module while tlsctx is injected."""
-
-    @property
-    def SSLContext(self):
-        return _tlsctx_context_class()
-
-    @SSLContext.setter
-    def SSLContext(self, value):
-        # e.g. another library's inject_into_ssl(); undone by extract_from_ssl()
-        _assigned[:] = [value]
+def _rebound(obj, namespace):
+    """`obj` (a function, property or class/static method of the stdlib's
+    SSLContext) with its functions' globals replaced by `namespace`, or `obj`
+    itself when none of them uses the name SSLContext."""
+    if isinstance(obj, types.FunctionType):
+        if "SSLContext" not in _code_names(obj.__code__):
+            return obj
+        clone = types.FunctionType(obj.__code__, namespace, obj.__name__, obj.__defaults__,
+                                   obj.__closure__)
+        clone.__kwdefaults__ = obj.__kwdefaults__
+        clone.__qualname__ = obj.__qualname__
+        clone.__doc__ = obj.__doc__
+        clone.__module__ = obj.__module__
+        clone.__dict__.update(obj.__dict__)
+        return clone
+    if isinstance(obj, property):
+        parts = (obj.fget, obj.fset, obj.fdel)
+        new = tuple(None if f is None else _rebound(f, namespace) for f in parts)
+        return obj if new == parts else property(*new, obj.__doc__)
+    if isinstance(obj, (classmethod, staticmethod)):
+        inner = _rebound(obj.__func__, namespace)
+        return obj if inner is obj.__func__ else type(obj)(inner)
+    return obj
 
 
 def is_injected():
@@ -63,7 +79,8 @@ def is_injected():
 def accepts_stdlib_context(obj):
     """While injected, a stdlib context made before injection still passes
     isinstance(obj, ssl.SSLContext)."""
-    return _saved is not None and isinstance(obj, _saved["SSLContext"])
+    saved = _saved
+    return saved is not None and isinstance(obj, saved["SSLContext"])
 
 
 def inject_into_ssl():
@@ -82,13 +99,18 @@ def inject_into_ssl():
         if _saved is not None:
             return
         namespace = vars(_stdlib_ssl)
-        saved = {"__class__": _stdlib_ssl.__class__,
-                 "SSLContext": namespace["SSLContext"],
-                 "factories": {},
-                 "bound": {}}
+        stdlib_class = namespace["SSLContext"]
+        saved = {"SSLContext": stdlib_class, "factories": {}, "bound": {}, "methods": {}}
+        # the stdlib class's methods keep seeing the stdlib class
+        private = dict(namespace)
+        for name, value in list(vars(stdlib_class).items()):
+            clone = _rebound(value, private)
+            if clone is not value:
+                saved["methods"][name] = value
+                setattr(stdlib_class, name, clone)
         for module_name in _BOUND_ELSEWHERE:
             module = sys.modules.get(module_name)
-            if module is not None and getattr(module, "SSLContext", None) is saved["SSLContext"]:
+            if module is not None and getattr(module, "SSLContext", None) is stdlib_class:
                 saved["bound"][module_name] = module
         ours = {id(namespace[name]): getattr(tlsctx, name) for name in _FACTORIES}
         for name in _FACTORY_NAMES:
@@ -97,9 +119,8 @@ def inject_into_ssl():
                 namespace[name] = ours[id(namespace[name])]
         for module in saved["bound"].values():
             module.SSLContext = tlsctx.SSLContext
-        _assigned.clear()
         _saved = saved
-        _stdlib_ssl.__class__ = _InjectedSSLModule
+        namespace["SSLContext"] = tlsctx.SSLContext
 
 
 def extract_from_ssl():
@@ -110,11 +131,11 @@ def extract_from_ssl():
         saved = _saved
         if saved is None:
             return
-        _stdlib_ssl.__class__ = saved["__class__"]
         namespace = vars(_stdlib_ssl)
-        namespace.update(saved["factories"])
         namespace["SSLContext"] = saved["SSLContext"]
+        namespace.update(saved["factories"])
+        for name, value in saved["methods"].items():
+            setattr(saved["SSLContext"], name, value)
         for module in saved["bound"].values():
             module.SSLContext = saved["SSLContext"]
-        _assigned.clear()
         _saved = None
