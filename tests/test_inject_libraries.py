@@ -252,16 +252,16 @@ class IndexServer:
 PIP_DRIVER = r"""
 import sys, tlsctx
 tlsctx.inject_into_ssl()
-import tlsctx._connection as c
+# count the connections tlsctx contexts make (sockets or memory-BIO objects)
 made = []
-original = c.SSLSocket._create.__func__
-def counting(cls, *args, **kwargs):
-    made.append(cls)
-    return original(cls, *args, **kwargs)
-c.SSLSocket._create = classmethod(counting)
+for name in ("wrap_socket", "wrap_bio"):
+    def counting(self, *args, _original=getattr(tlsctx.SSLContext, name), **kwargs):
+        made.append(type(self))
+        return _original(self, *args, **kwargs)
+    setattr(tlsctx.SSLContext, name, counting)
 from pip._internal.cli.main import main
 status = main(sys.argv[1:])
-print("TLSCTX-SOCKETS", len(made))
+print("TLSCTX-CONNECTIONS", len(made))
 sys.exit(status)
 """
 
@@ -295,7 +295,7 @@ def test_pip_install(tmp_path, certs, trusted):
             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
     finally:
         index.stop()
-    count = int(proc.stdout.rsplit("TLSCTX-SOCKETS", 1)[1].split()[0])
+    count = int(proc.stdout.rsplit("TLSCTX-CONNECTIONS", 1)[1].split()[0])
     assert count > 0, proc.stdout
     if trusted:
         assert proc.returncode == 0, proc.stdout
