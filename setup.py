@@ -28,6 +28,7 @@ SOURCES = [
     "src/context_endpoint.c",  # certificates, ciphers, ALPN, callbacks, keylog
     "src/context_modern.c",  # CPython 3.15: groups, TLS 1.3 suites, signature algorithms
     "src/certdecode.c",   # X509 -> dict, ASN1 objects
+    "src/certificate.c",  # Certificate objects (peer chains), RAND_*
     "src/trustcache.c",   # shared, parsed trust sources
     "src/connection.c",   # the TLS connection (socket and BIO driving)
     "src/memorybio.c",    # MemoryBIO

@@ -46,6 +46,12 @@ exec_certdecode(PyObject *module)
 }
 
 static int
+exec_certificate(PyObject *module)
+{
+    return tlsctx_setup_certificate(module, tlsctx_get_state(module));
+}
+
+static int
 exec_trust_cache(PyObject *module)
 {
     return tlsctx_setup_trust_cache(module, tlsctx_get_state(module));
@@ -76,6 +82,7 @@ module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(state->connection_type);
     Py_VISIT(state->memory_bio_type);
     Py_VISIT(state->session_type);
+    Py_VISIT(state->certificate_type);
     Py_VISIT(state->SSLError);
     Py_VISIT(state->SSLZeroReturnError);
     Py_VISIT(state->SSLWantReadError);
@@ -97,6 +104,7 @@ module_clear(PyObject *module)
     Py_CLEAR(state->connection_type);
     Py_CLEAR(state->memory_bio_type);
     Py_CLEAR(state->session_type);
+    Py_CLEAR(state->certificate_type);
     Py_CLEAR(state->SSLError);
     Py_CLEAR(state->SSLZeroReturnError);
     Py_CLEAR(state->SSLWantReadError);
@@ -128,6 +136,7 @@ static PyModuleDef_Slot module_slots[] = {
     {Py_mod_exec, exec_constants},
     {Py_mod_exec, exec_context_type},
     {Py_mod_exec, exec_certdecode},
+    {Py_mod_exec, exec_certificate},
     {Py_mod_exec, exec_trust_cache},
     {Py_mod_exec, exec_connection_types},
     {Py_mod_exec, exec_modern},

@@ -39,6 +39,7 @@ typedef struct {
     PyTypeObject *connection_type;
     PyTypeObject *memory_bio_type;
     PyTypeObject *session_type;
+    PyTypeObject *certificate_type;
 
     PyObject *SSLError;
     PyObject *SSLZeroReturnError;
@@ -184,6 +185,7 @@ typedef struct {
     PyObject *psk_server_callback;
     PyObject *keylog_filename;
     BIO *keylog_bio;
+    PyObject *msg_callback;    /* _msg_callback: called for every TLS protocol message */
     /* the server's ALPN list in wire format: an immutable bytes object that
      * each connection pins when it is made (NULL until set) */
     PyObject *alpn_protocols;
@@ -265,6 +267,8 @@ PyObject *tlsctx_context_get_sni_callback(tlsctx_context *self, void *closure);
 int tlsctx_context_set_sni_callback(tlsctx_context *self, PyObject *value, void *closure);
 PyObject *tlsctx_context_get_keylog_filename(tlsctx_context *self, void *closure);
 int tlsctx_context_set_keylog_filename(tlsctx_context *self, PyObject *value, void *closure);
+PyObject *tlsctx_context_get_msg_callback(tlsctx_context *self, void *closure);
+int tlsctx_context_set_msg_callback(tlsctx_context *self, PyObject *value, void *closure);
 PyObject *tlsctx_context_get_num_tickets(tlsctx_context *self, void *closure);
 int tlsctx_context_set_num_tickets(tlsctx_context *self, PyObject *value, void *closure);
 
@@ -291,7 +295,9 @@ int tlsctx_context_set_num_tickets(tlsctx_context *self, PyObject *value, void *
     {"keylog_filename", (getter)tlsctx_context_get_keylog_filename,                       \
      (setter)tlsctx_context_set_keylog_filename, NULL, NULL},                             \
     {"num_tickets", (getter)tlsctx_context_get_num_tickets,                               \
-     (setter)tlsctx_context_set_num_tickets, NULL, NULL},
+     (setter)tlsctx_context_set_num_tickets, NULL, NULL},                                 \
+    {"_msg_callback", (getter)tlsctx_context_get_msg_callback,                            \
+     (setter)tlsctx_context_set_msg_callback, NULL, NULL},
 
 /* ---- context_modern.c ----------------------------------------------- */
 /* CPython 3.15's groups, TLS 1.3 suites and signature algorithms. */
@@ -344,7 +350,8 @@ PyObject *tlsctx_context_wrap_bio(tlsctx_context *self, PyObject *args, PyObject
 /* For callbacks running inside an OpenSSL call on a connection (GIL held):
  * the Python object user callbacks receive for `ssl` (the SSLSocket or
  * SSLObject owning it, else the connection itself); a new reference, or
- * NULL with an exception set. */
+ * NULL with an exception set, or NULL without one when that owner is gone
+ * (then the user's callback must not run). */
 PyObject *tlsctx_connection_for_callback(SSL *ssl);
 /* Keep the exception currently set (raised by a user callback) on the
  * connection; it is re-raised when the OpenSSL call returns. Clears it. */
@@ -358,6 +365,13 @@ int tlsctx_setup_certdecode(PyObject *module, tlsctx_state *state);
 /* The stdlib's dictionary for a certificate (getpeercert / get_ca_certs). */
 PyObject *tlsctx_decode_certificate(tlsctx_state *state, X509 *cert);
 PyObject *tlsctx_certificate_der(tlsctx_state *state, X509 *cert);
+
+/* ---- certificate.c: Certificate objects, RAND_* ----------------------- */
+int tlsctx_setup_certificate(PyObject *module, tlsctx_state *state);
+/* A Certificate holding its own reference to `cert` */
+PyObject *tlsctx_certificate_new(tlsctx_state *state, X509 *cert);
+/* A list of Certificates, one per element of `chain` */
+PyObject *tlsctx_certificate_list(tlsctx_state *state, STACK_OF(X509) *chain);
 
 /* ---- trustcache.c ---------------------------------------------------- */
 int tlsctx_setup_trust_cache(PyObject *module, tlsctx_state *state);

@@ -1343,23 +1343,6 @@ conn_getpeercert(tlsctx_connection *self, PyObject *args)
     return result;
 }
 
-/* DER bytes of each certificate of a chain, in order */
-static PyObject *
-chain_to_list(tlsctx_state *state, STACK_OF(X509) *chain)
-{
-    PyObject *list = PyList_New(0);
-    for (int i = 0; list != NULL && i < sk_X509_num(chain); i++) {
-        PyObject *der = tlsctx_certificate_der(state, sk_X509_value(chain, i));
-        if (der == NULL || PyList_Append(list, der) < 0) {
-            Py_XDECREF(der);
-            Py_CLEAR(list);
-            break;
-        }
-        Py_DECREF(der);
-    }
-    return list;
-}
-
 static PyObject *
 conn_get_verified_chain(tlsctx_connection *self, PyObject *unused)
 {
@@ -1367,30 +1350,33 @@ conn_get_verified_chain(tlsctx_connection *self, PyObject *unused)
     if (chain == NULL) {
         Py_RETURN_NONE;
     }
-    return chain_to_list(self->state, chain);
+    return tlsctx_certificate_list(self->state, chain);
 }
 
 static PyObject *
 conn_get_unverified_chain(tlsctx_connection *self, PyObject *unused)
 {
     STACK_OF(X509) *chain = SSL_get_peer_cert_chain(self->ssl);
-    if (chain == NULL) {
+    if (!self->server_side) {
+        return chain == NULL ? Py_NewRef(Py_None) : tlsctx_certificate_list(self->state, chain);
+    }
+    /* A server's view of the chain leaves out the client's own certificate,
+     * and a resumed session keeps only that certificate: as 3.15, the peer's
+     * certificate first when there is one, then the rest of the chain. */
+    X509 *peer = SSL_get1_peer_certificate(self->ssl);
+    if (chain == NULL && peer == NULL) {
         Py_RETURN_NONE;
     }
-    PyObject *list = chain_to_list(self->state, chain);
-    if (list == NULL || !self->server_side) {
-        return list;
+    PyObject *list = chain != NULL ? tlsctx_certificate_list(self->state, chain) : PyList_New(0);
+    PyObject *first = NULL;
+    if (list != NULL && peer != NULL) {
+        first = tlsctx_certificate_new(self->state, peer);
+        if (first == NULL || PyList_Insert(list, 0, first) < 0) {
+            Py_CLEAR(list);
+        }
     }
-    /* a server's view of the chain leaves out the client's own certificate */
-    X509 *peer = SSL_get1_peer_certificate(self->ssl);
-    PyObject *first = peer ? tlsctx_certificate_der(self->state, peer) : Py_NewRef(Py_None);
+    Py_XDECREF(first);
     X509_free(peer);
-    if (first == NULL || PyList_Insert(list, 0, first) < 0) {
-        Py_XDECREF(first);
-        Py_DECREF(list);
-        return NULL;
-    }
-    Py_DECREF(first);
     return list;
 }
 
@@ -2059,17 +2045,14 @@ tlsctx_connection_for_callback(SSL *ssl)
     if (self == NULL) {
         Py_RETURN_NONE;
     }
-    /* user callbacks see the SSLSocket/SSLObject, else the socket, else us */
-    PyObject *refs[2] = {self->owner_ref, self->sock_ref};
-    for (int i = 0; i < 2; i++) {
-        if (refs[i] != NULL) {
-            PyObject *obj = weak_get(refs[i]);
-            if (obj != NULL || PyErr_Occurred()) {
-                return obj;
-            }
-        }
+    /* user callbacks see the SSLSocket/SSLObject, else the socket, else us;
+     * once that object is gone there is nobody to call back (the stdlib's
+     * rule): NULL without an exception */
+    PyObject *ref = self->owner_ref != NULL ? self->owner_ref : self->sock_ref;
+    if (ref == NULL) {
+        return Py_NewRef((PyObject *)self);
     }
-    return Py_NewRef((PyObject *)self);
+    return weak_get(ref);
 }
 
 void

@@ -221,6 +221,7 @@ context_traverse(tlsctx_context *self, visitproc visit, void *arg)
     Py_VISIT(self->psk_client_callback);
     Py_VISIT(self->psk_server_callback);
     Py_VISIT(self->keylog_filename);
+    Py_VISIT(self->msg_callback);
     return 0;
 }
 
@@ -231,6 +232,7 @@ context_clear(tlsctx_context *self)
     Py_CLEAR(self->psk_client_callback);
     Py_CLEAR(self->psk_server_callback);
     Py_CLEAR(self->keylog_filename);
+    Py_CLEAR(self->msg_callback);
     return 0;
 }
 

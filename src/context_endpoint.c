@@ -982,7 +982,10 @@ servername_callback(SSL *ssl, int *alert, void *arg)
     *alert = SSL_AD_INTERNAL_ERROR;
     conn = tlsctx_connection_for_callback(ssl);
     if (conn == NULL) {
-        report_unraisable("Exception ignored in ssl servername callback", NULL);
+        /* an error, or the connection's owner is gone: fail the handshake */
+        if (PyErr_Occurred()) {
+            report_unraisable("Exception ignored in ssl servername callback", NULL);
+        }
         goto release;
     }
     if (servername == NULL) {
@@ -1345,6 +1348,86 @@ PyObject *
 tlsctx_context_get_keylog_filename(tlsctx_context *self, void *closure)
 {
     return Py_NewRef(self->keylog_filename ? self->keylog_filename : Py_None);
+}
+
+/* ---- the message callback (SSLContext._msg_callback) --------------------- */
+
+/* OpenSSL's message callback, for every protocol message a connection sends
+ * or receives (maybe without the GIL): calls the context's _msg_callback with
+ * (the connection's Python object, "read" or "write", version, content type,
+ * message type, the message bytes). An exception it raises is re-raised when
+ * the OpenSSL call returns. */
+static void
+msg_callback(int write_p, int version, int content_type, const void *buf, size_t len,
+             SSL *ssl, void *arg)
+{
+    const unsigned char *bytes = buf;
+    PyObject *callback = NULL, *conn = NULL, *result = NULL;
+    tlsctx_call_frame *gil = tlsctx_callback_enter();
+    tlsctx_context *self = context_of(ssl);
+    callback = self != NULL ? tlsctx_locked_get(&self->lock, &self->msg_callback) : NULL;
+    if (callback == NULL) {
+        goto done;
+    }
+    /* the message type, where the stdlib's reads it: never application data */
+    int msg_type = -1;
+    switch (content_type) {
+    case SSL3_RT_CHANGE_CIPHER_SPEC:
+        msg_type = SSL3_MT_CHANGE_CIPHER_SPEC;
+        break;
+    case SSL3_RT_ALERT:
+        /* level, then description */
+        msg_type = len > 1 ? bytes[1] : -1;
+        break;
+    case SSL3_RT_HEADER:
+        /* the record header: type, then the header's version */
+        if (len > 2) {
+            msg_type = bytes[0];
+            version = bytes[1] << 8 | bytes[2];
+        }
+        break;
+    case SSL3_RT_HANDSHAKE:
+    case SSL3_RT_INNER_CONTENT_TYPE:
+        msg_type = len > 0 ? bytes[0] : -1;
+        break;
+    default:
+        break;
+    }
+    conn = tlsctx_connection_for_callback(ssl);
+    if (conn != NULL) {
+        result = PyObject_CallFunction(callback, "Osiiiy#", conn, write_p ? "write" : "read",
+                                       version, content_type, msg_type, buf, (Py_ssize_t)len);
+    }
+    if (result == NULL && PyErr_Occurred()) {   /* else the owner is gone: no call */
+        tlsctx_connection_stash_exception(ssl);
+    }
+    Py_XDECREF(result);
+    Py_XDECREF(conn);
+    Py_DECREF(callback);
+done:
+    tlsctx_callback_leave(gil);
+}
+
+PyObject *
+tlsctx_context_get_msg_callback(tlsctx_context *self, void *closure)
+{
+    return Py_NewRef(self->msg_callback ? self->msg_callback : Py_None);
+}
+
+int
+tlsctx_context_set_msg_callback(tlsctx_context *self, PyObject *value, void *closure)
+{
+    REJECT_DELETE(value);
+    if (value != Py_None && !PyCallable_Check(value)) {
+        SSL_CTX_set_msg_callback(self->ctx, NULL);
+        tlsctx_locked_set(&self->lock, &self->msg_callback, NULL);
+        PyErr_SetString(PyExc_TypeError, "not a callable object");
+        return -1;
+    }
+    tlsctx_locked_set(&self->lock, &self->msg_callback,
+                      value == Py_None ? NULL : Py_NewRef(value));
+    SSL_CTX_set_msg_callback(self->ctx, value == Py_None ? NULL : msg_callback);
+    return 0;
 }
 
 /* ---- test hook ----------------------------------------------------------- */

@@ -10,6 +10,9 @@
 #     tools/chroot.sh test SUITE          build tlsctx from a clean copy of the tracked
 #                                          tree and run the README's test command under
 #                                          every interpreter of SUITE
+#     tools/chroot.sh cpython SUITE [ARGS] the same build, then CPython's own ssl suites
+#                                          on the stdlib and on tlsctx under each
+#                                          interpreter (tools/run_cpython_tests.py ARGS)
 #
 # Chroots live under $TLSCTX_CHROOTS (default /var/tmp/tlsctx-chroots), outside
 # the repository, so a later run on the same machine reuses them; a chroot is
@@ -45,6 +48,11 @@ make_chroot() {
 
 run_tests() {
     local suite=$1 dir=$BASE/$1 v rc=0
+    shift
+    local runner=""  # the README's command, or tools/run_cpython_tests.py with "$@"
+    if [ "${MODE:-test}" = cpython ]; then
+        runner="python -m pip install -q -e . && python tools/run_cpython_tests.py $*"
+    fi
     make_chroot "$suite"
     # shellcheck disable=SC2046
     debian_download_test_wheels "$dir/wheels" $(interpreters "$suite")
@@ -67,7 +75,7 @@ python$v -m venv $inside/venv$v
 . $inside/venv$v/bin/activate
 export PIP_NO_INDEX=1 PIP_FIND_LINKS=/wheels PIP_DISABLE_PIP_VERSION_CHECK=1
 python -m pip install -q --upgrade pip setuptools wheel
-$cmd ${PYTEST_ARGS:-}
+${runner:-$cmd ${PYTEST_ARGS:-}}
 SCRIPT
         debian_run_in "$dir" /bin/sh "$inside/test.sh" || rc=1
     done
@@ -81,5 +89,6 @@ case "${1:-}" in
     # shellcheck disable=SC2046
     wheels) debian_download_test_wheels "$3" $(interpreters "$2") ;;
     test) run_tests "$2" ;;
+    cpython) suite=$2; shift 2; MODE=cpython run_tests "$suite" "$@" ;;
     *) sed -n '2,14p' "$0" >&2; exit 2 ;;
 esac
