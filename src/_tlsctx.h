@@ -124,6 +124,18 @@ tlsctx_state_from_type(PyTypeObject *type)
         }                                                                       \
     } while (0)
 
+/* ... in the words of CPython 3.14+'s Argument Clinic setters, for the
+ * attributes whose setters it generates there */
+#define REJECT_DELETE_NAMED(self, value, name)                                  \
+    do {                                                                        \
+        if ((value) == NULL) {                                                  \
+            PyErr_Format(PyExc_AttributeError,                                  \
+                         "attribute '%s' of '%s' objects cannot be deleted",    \
+                         (name), Py_TYPE(self)->tp_name);                       \
+            return -1;                                                          \
+        }                                                                       \
+    } while (0)
+
 /* ---- locks for state that threads share ------------------------------ */
 /* The module declares Py_MOD_GIL_USED; these mark (and on 3.13+ guard, for
  * the day it does not) the short sections where a free-threaded build would

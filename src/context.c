@@ -390,7 +390,7 @@ static int
 set_check_hostname(tlsctx_context *self, PyObject *value, void *closure)
 {
     int enable;
-    REJECT_DELETE(value);
+    REJECT_DELETE_NAMED(self, value, "check_hostname");
     if (!PyArg_Parse(value, "p", &enable)) {
         return -1;
     }
@@ -413,7 +413,7 @@ static int
 set_host_flags(tlsctx_context *self, PyObject *value, void *closure)
 {
     unsigned int flags;
-    REJECT_DELETE(value);
+    REJECT_DELETE_NAMED(self, value, "_host_flags");
     if (!PyArg_Parse(value, "I", &flags)) {
         return -1;
     }

@@ -839,7 +839,7 @@ int
 tlsctx_context_set_num_tickets(tlsctx_context *self, PyObject *value, void *closure)
 {
     long count;
-    REJECT_DELETE(value);
+    REJECT_DELETE_NAMED(self, value, "num_tickets");
     if (!PyArg_Parse(value, "l", &count)) {
         return -1;
     }
@@ -1024,7 +1024,7 @@ done:
 int
 tlsctx_context_set_sni_callback(tlsctx_context *self, PyObject *value, void *closure)
 {
-    REJECT_DELETE(value);
+    REJECT_DELETE_NAMED(self, value, "sni_callback");
     if (self->protocol == TLSCTX_PROTO_TLS_CLIENT) {
         PyErr_SetString(PyExc_ValueError, "sni_callback cannot be set on TLS_CLIENT context");
         return -1;
@@ -1308,7 +1308,7 @@ int
 tlsctx_context_set_keylog_filename(tlsctx_context *self, PyObject *value, void *closure)
 {
     BIO *bio = NULL;
-    REJECT_DELETE(value);
+    REJECT_DELETE_NAMED(self, value, "keylog_filename");
     if (value != Py_None) {
         /* open the new file first: a failure keeps the current log */
         FILE *fp = open_keylog(value);

@@ -14,19 +14,6 @@ CPYTHON_SUITE_DIFFERENCES = {
         NEWER, "the test calls the stdlib C type's own descriptor "
         "(_ssl._SSLContext.__dict__['_msg_callback'].__delete__) on the context, which "
         "only applies to the stdlib's C type"),
-    "test.test_ssl.SSLObjectTests.test_distrusted_spki": (
-        NEWER, "CPython 3.14.x/3.15 reject chains through certificates whose public key is "
-        "on a distrust list compiled into _ssl (gh-160040); tlsctx has no such list yet"),
-    "test.test_ssl.ContextTests.test_options": (
-        NEWER, "3.14+ raise ValueError('Cannot convert negative int') for negative options; "
-        "tlsctx's context layer raises 3.12/3.13's OverflowError (context-level parity work)"),
-    "test.test_ssl.TestSSLDebug.test_keylog_defaults": (
-        NEWER, "3.14+ say \"attribute 'keylog_filename' of 'SSLContext' objects cannot be "
-        "deleted\"; tlsctx says 'cannot delete attribute' (context-level parity work)"),
-    "test.test_ssl.ThreadedTests.test_dh_params": (
-        None, "the test skips itself unless the default cipher list offers DHE, which "
-        "Debian's builds (--with-ssl-default-suites=openssl) do and tlsctx's default does "
-        "not (context-level parity work)"),
 }
 
 

@@ -13,6 +13,7 @@
 #     tools/chroot.sh cpython SUITE [ARGS] the same build, then CPython's own ssl suites
 #                                          on the stdlib and on tlsctx under each
 #                                          interpreter (tools/run_cpython_tests.py ARGS)
+# ONLY="3.15" limits test and cpython to those of the suite's interpreters.
 #
 # Chroots live under $TLSCTX_CHROOTS (default /var/tmp/tlsctx-chroots), outside
 # the repository, so a later run on the same machine reuses them; a chroot is
@@ -31,6 +32,14 @@ interpreters() {
         trixie) echo "3.13" ;;
         *) echo "chroot: unknown suite $1 (sid or trixie)" >&2; return 1 ;;
     esac
+}
+
+# The interpreters a run uses: all of the suite's, or those of $ONLY among them.
+selected() {
+    local v
+    for v in $(interpreters "$1"); do
+        [ -z "${ONLY:-}" ] || [[ " $ONLY " == *" $v "* ]] && echo "$v"
+    done
 }
 
 packages() {
@@ -55,7 +64,7 @@ run_tests() {
     fi
     make_chroot "$suite"
     # shellcheck disable=SC2046
-    debian_download_test_wheels "$dir/wheels" $(interpreters "$suite")
+    debian_download_test_wheels "$dir/wheels" $(selected "$suite")
     # A clean copy of the tracked tree (with uncommitted changes to it), one per run.
     local work
     work=$(mktemp -d "$dir/tmp/tlsctx.XXXXXX")
@@ -65,7 +74,7 @@ run_tests() {
     local inside=${work#"$dir"}
     local cmd
     cmd=$(sed -n 's/^    \(python -m pip install -e ".\[test\]" && python -m pytest\)$/\1/p' "$ROOT/README.md" | head -1)
-    for v in $(interpreters "$suite"); do
+    for v in $(selected "$suite"); do
         echo "=== CPython $v in a $suite chroot ==="
         cat > "$work/test.sh" <<SCRIPT
 set -e
