@@ -815,6 +815,23 @@ io_wait(io_ctx *io, int writing)
     return rc == 0 ? SOCK_TIMED_OUT : SOCK_OK;
 }
 
+/* Before a write (or sendfile): wait until the socket takes data, as the
+ * stdlib does; -1 with its timeout or closed-socket error. */
+static int
+wait_writable(tlsctx_connection *self, io_ctx *io)
+{
+    int st = io_wait(io, 1);
+    if (st == SOCK_TIMED_OUT) {
+        PyErr_SetString(PyExc_TimeoutError, WHERE("The write operation timed out"));
+        return -1;
+    }
+    if (st == SOCK_CLOSED) {
+        PyErr_SetString(self->state->SSLError, WHERE("Underlying socket has been closed."));
+        return -1;
+    }
+    return st < 0 ? -1 : 0;
+}
+
 /* the next wait for a retryable failure, SOCK_OK for anything else */
 static int
 io_wait_for(io_ctx *io, const io_result *r)
@@ -1053,23 +1070,13 @@ conn_write(tlsctx_connection *self, PyObject *arg)
     Py_buffer b;
     io_ctx io = {0};
     io_result r = {0};
-    int st;
     if (PyObject_GetBuffer(arg, &b, PyBUF_SIMPLE) < 0) {
         return NULL;
     }
     if (io_begin(self, &io) < 0 || eof_remembered(self) < 0) {
         goto error;
     }
-    st = io_wait(&io, 1);
-    if (st < 0) {
-        goto error;
-    }
-    if (st == SOCK_TIMED_OUT) {
-        PyErr_SetString(PyExc_TimeoutError, WHERE("The write operation timed out"));
-        goto error;
-    }
-    if (st == SOCK_CLOSED) {
-        PyErr_SetString(self->state->SSLError, WHERE("Underlying socket has been closed."));
+    if (wait_writable(self, &io) < 0) {
         goto error;
     }
     if (run_until_settled(self, &io, OP_WRITE, b.buf, (size_t)b.len, &r,
@@ -1180,16 +1187,7 @@ conn_sendfile(tlsctx_connection *self, PyObject *args)
     if (io_begin(self, &io) < 0 || eof_remembered(self) < 0) {
         goto error;
     }
-    int st = io_wait(&io, 1);
-    if (st < 0) {
-        goto error;
-    }
-    if (st == SOCK_TIMED_OUT) {
-        PyErr_SetString(PyExc_TimeoutError, WHERE("The write operation timed out"));
-        goto error;
-    }
-    if (st == SOCK_CLOSED) {
-        PyErr_SetString(self->state->SSLError, WHERE("Underlying socket has been closed."));
+    if (wait_writable(self, &io) < 0) {
         goto error;
     }
     if (run_until_settled(self, &io, OP_SENDFILE, &a, size, &r,

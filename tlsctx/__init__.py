@@ -527,7 +527,7 @@ def PEM_cert_to_DER_cert(pem_cert_string):
 
 from ._connection import (  # noqa: E402  (needs the names above)
     SSLSocket, SSLObject, MemoryBIO, SSLSession, get_server_certificate,
-    _stdlib_ssl)
+    _stdlib_ssl, _check_sslobject_params)
 SSLContext.sslsocket_class = SSLSocket
 SSLContext.sslobject_class = SSLObject
 
@@ -581,16 +581,6 @@ def _ipaddress_match(cert_ipaddress, host_ip):
     """Whether a certificate's IP address text (OpenSSL may end it with a
     newline) is the packed address host_ip."""
     return _inet_paton(cert_ipaddress.rstrip()) == host_ip
-
-
-def _check_sslobject_params(server_side, context=None, server_hostname=None, session=None):
-    """The ValueErrors CPython 3.15's SSLObject._create() raises for its arguments."""
-    if server_side and server_hostname:
-        raise ValueError("server_hostname can only be specified in client mode")
-    if server_side and session is not None:
-        raise ValueError("session can only be specified in client mode")
-    if context.check_hostname and not server_hostname:
-        raise ValueError("check_hostname requires server_hostname")
 
 
 def _sslcopydoc(func):

@@ -73,10 +73,10 @@ class _Stdlib313:
             [cert.public_bytes(_ENCODING_DER) for cert in chain])
 
 
-def _check_client_only(server_side, context, server_hostname, session):
-    """The parameter checks 3.14 gave SSLObject (SSLSocket always had them):
-    a server names no host and resumes no session; check_hostname needs a
-    host name."""
+def _check_sslobject_params(server_side, context=None, server_hostname=None, session=None):
+    """The ValueErrors CPython 3.14+'s SSLObject._create() raises for its
+    arguments (SSLSocket always had them): a server names no host and
+    resumes no session; check_hostname needs a host name."""
     if server_side and server_hostname:
         raise ValueError("server_hostname can only be specified in client mode")
     if server_side and session is not None:
@@ -101,7 +101,7 @@ class SSLObject(_Stdlib313, _stdlib_ssl.SSLObject):
         @classmethod
         def _create(cls, incoming, outgoing, server_side=False,
                     server_hostname=None, session=None, context=None):
-            _check_client_only(server_side, context, server_hostname, session)
+            _check_sslobject_params(server_side, context, server_hostname, session)
             return super()._create(incoming, outgoing, server_side=server_side,
                                    server_hostname=server_hostname, session=session,
                                    context=context)
