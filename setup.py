@@ -25,10 +25,11 @@ SOURCES = [
     "src/context_modern.c",  # CPython 3.15: groups, TLS 1.3 suites, signature algorithms
     "src/certdecode.c",   # X509 -> dict, ASN1 objects
     "src/trustcache.c",   # shared, parsed trust sources
+    "src/lazyindex.c",    # bundles indexed by subject, decoded on demand
     "src/connection.c",   # the TLS connection, MemoryBIO, SSLSession
     "src/distrust.c",     # verification rules of CPython 3.14+: distrusted keys
 ]
-DEPENDS = ["src/_tlsctx.h", "src/errtables.h", "src/glibc_compat.c"]
+DEPENDS = ["src/_tlsctx.h", "src/lazyindex.h", "src/errtables.h", "src/glibc_compat.c"]
 
 
 def fail(message):

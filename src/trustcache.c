@@ -33,6 +33,7 @@
  * The cache's dictionaries are touched with its lock held (and the GIL, for
  * now); file reading and parsing run without either. */
 #include "_tlsctx.h"
+#include "lazyindex.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -65,7 +66,10 @@ static const char STORE_CAPSULE[] = "tlsctx.trust_store";
 /* ---- bundles: one parsed source ------------------------------------------ */
 
 typedef struct {
-    STACK_OF(X509_OBJECT) *objects;   /* in the order the stdlib adds them */
+    /* in the order the stdlib adds them; for a lazy bundle, NULL until a
+     * caller needs them all (bundle_objects) */
+    STACK_OF(X509_OBJECT) *objects;
+    tlsctx_lazy_index *lazy;          /* the source indexed by subject, or NULL */
     /* Files only: the content's digest, and whether the file's timestamps
      * were too recent to tell a later rewrite apart (see file_bundle). */
     unsigned char digest[SHA256_DIGEST_LENGTH];
@@ -77,6 +81,7 @@ bundle_free(trust_bundle *bundle)
 {
     if (bundle != NULL) {
         sk_X509_OBJECT_pop_free(bundle->objects, X509_OBJECT_free);
+        tlsctx_lazy_index_unref(bundle->lazy);
         PyMem_RawFree(bundle);
     }
 }
@@ -100,6 +105,32 @@ bundle_new(void)
         return NULL;
     }
     return bundle;
+}
+
+/* Lazy trust (issue 16): sources indexed by subject and decoded when a
+ * verification asks for a name. On unless TLSCTX_LAZY_TRUST=0 is in the
+ * environment at import; _set_lazy_trust() switches it for new loads. */
+static int lazy_enabled = 1;
+
+/* A bundle of a source that could be indexed: nothing decoded yet. */
+static trust_bundle *
+lazy_bundle_new(tlsctx_lazy_index *index)
+{
+    trust_bundle *bundle = PyMem_RawCalloc(1, sizeof(*bundle));
+    if (bundle == NULL) {
+        tlsctx_lazy_index_unref(index);
+        return NULL;
+    }
+    bundle->lazy = index;
+    return bundle;
+}
+
+/* Every object of the bundle in source order (a lazy bundle decodes them all
+ * once, and keeps them); NULL with the reason on the error queue. */
+static STACK_OF(X509_OBJECT) *
+bundle_objects(trust_bundle *bundle)
+{
+    return bundle->objects != NULL ? bundle->objects : tlsctx_lazy_index_objects(bundle->lazy);
 }
 
 static int
@@ -171,6 +202,13 @@ static void
 parse_ca_file_pem(const char *data, size_t len, parse_result *out)
 {
     STACK_OF(X509_INFO) *infos = NULL;
+    tlsctx_lazy_index *index = NULL;
+    if (__atomic_load_n(&lazy_enabled, __ATOMIC_RELAXED)
+        && (index = tlsctx_lazy_index_scan(data, len, TLSCTX_LAZY_CA_FILE)) != NULL) {
+        out->bundle = lazy_bundle_new(index);
+        out->openssl_error = out->bundle == NULL;
+        return;
+    }
     trust_bundle *bundle = bundle_new();
     if (bundle == NULL) {
         goto openssl_error;
@@ -197,6 +235,13 @@ openssl_error:
 static void
 parse_cadata(const char *data, size_t len, int pem, parse_result *out)
 {
+    tlsctx_lazy_index *index = NULL;
+    if (pem && __atomic_load_n(&lazy_enabled, __ATOMIC_RELAXED)
+        && (index = tlsctx_lazy_index_scan(data, len, TLSCTX_LAZY_CADATA_PEM)) != NULL) {
+        out->bundle = lazy_bundle_new(index);
+        out->openssl_error = out->bundle == NULL;
+        return;
+    }
     BIO *bio = BIO_new_mem_buf(data, (int)len);
     trust_bundle *bundle = bundle_new();
     int at_eof = 0;
@@ -679,6 +724,12 @@ struct tlsctx_trust {
      * suffix no longer counts): set without the GIL by verifications
      * (note_lookup), so read atomically. */
     uintptr_t phase;
+    /* Lazy (see use_lazy_store): the store is the context's own, and its
+     * lookup decodes the sources' certificates by name on demand. What the
+     * stdlib's list would be is worked out when asked (lazy_materialize). */
+    int lazy;
+    int lazy_pinned;                  /* a connection uses the lazy store */
+    unsigned long lazy_load_flags;    /* the store's flags at the load */
 };
 
 /* Does looking an object up in an unsorted OpenSSL stack sort it? OpenSSL
@@ -845,8 +896,12 @@ static int
 add_source(X509_STORE *store, const trust_step *step)
 {
     trust_bundle *bundle = PyCapsule_GetPointer(step->ref, BUNDLE_CAPSULE);
-    for (int i = 0; i < sk_X509_OBJECT_num(bundle->objects); i++) {
-        X509_OBJECT *obj = sk_X509_OBJECT_value(bundle->objects, i);
+    STACK_OF(X509_OBJECT) *objects = bundle_objects(bundle);
+    if (objects == NULL) {
+        return 0;
+    }
+    for (int i = 0; i < sk_X509_OBJECT_num(objects); i++) {
+        X509_OBJECT *obj = sk_X509_OBJECT_value(objects, i);
         int ok = X509_OBJECT_get_type(obj) == X509_LU_X509
                      ? X509_STORE_add_cert(store, X509_OBJECT_get0_X509(obj))
                      : X509_STORE_add_crl(store, X509_OBJECT_get0_X509_CRL(obj));
@@ -866,13 +921,14 @@ static int
 suffix_after_source(struct tlsctx_trust *trust, X509_STORE *store, const trust_step *step)
 {
     trust_bundle *bundle = PyCapsule_GetPointer(step->ref, BUNDLE_CAPSULE);
-    if (!X509_STORE_lock(store)) {
+    STACK_OF(X509_OBJECT) *added = bundle_objects(bundle);
+    if (added == NULL || !X509_STORE_lock(store)) {
         return -1;
     }
     STACK_OF(X509_OBJECT) *objects = X509_STORE_get0_objects(store);
     int rc = 0;
-    for (int i = 0; rc == 0 && i < sk_X509_OBJECT_num(bundle->objects); i++) {
-        X509_OBJECT *obj = sk_X509_OBJECT_value(bundle->objects, i);
+    for (int i = 0; rc == 0 && i < sk_X509_OBJECT_num(added); i++) {
+        X509_OBJECT *obj = sk_X509_OBJECT_value(added, i);
         X509_OBJECT *match = X509_OBJECT_retrieve_match(objects, obj);
         if (find_sorts) {
             trust->suffix_n = 0;
@@ -1190,7 +1246,7 @@ use_private_copy(tlsctx_context *self, unsigned long flags, Py_ssize_t first_new
  * added again: loading a source again adds nothing to the stdlib's list
  * (but on OpenSSL 3.0-3.1, looking its objects up sorts the list). */
 static int
-add_steps(tlsctx_context *self, const trust_step *steps, Py_ssize_t n)
+add_steps_eager(tlsctx_context *self, const trust_step *steps, Py_ssize_t n)
 {
     struct tlsctx_trust *trust = self->trust;
     Py_ssize_t first_new = trust->n;
@@ -1248,6 +1304,225 @@ add_steps(tlsctx_context *self, const trust_step *steps, Py_ssize_t n)
 error:
     steps_truncate(trust, first_new);
     return -1;
+}
+
+/* ---- lazy trust ------------------------------------------------------------ */
+
+static tlsctx_lazy_index *
+step_index(const trust_step *step)
+{
+    if (step->kind != STEP_SOURCE) {
+        return NULL;
+    }
+    trust_bundle *bundle = PyCapsule_GetPointer(step->ref, BUNDLE_CAPSULE);
+    return bundle != NULL ? bundle->lazy : NULL;
+}
+
+/* Can a first load of `steps` be served lazily? Every source must have
+ * been indexed, and there must be one. */
+static int
+steps_lazy(const trust_step *steps, Py_ssize_t n)
+{
+    int sources = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (steps[i].kind == STEP_SOURCE) {
+            if (step_index(&steps[i]) == NULL) {
+                return 0;
+            }
+            sources++;
+        }
+    }
+    return sources > 0;
+}
+
+/* The first load of a context, served by a store of its own: the CRLs of
+ * the sources, then a lookup over their indexes (first, so that it answers
+ * for the sources' names before any directory does, as the certificates the
+ * stdlib loaded would), then the directories' lookups. Nothing is decoded
+ * until a verification asks for a name. */
+static int
+use_lazy_store(tlsctx_context *self, const trust_step *steps, Py_ssize_t n)
+{
+    struct tlsctx_trust *trust = self->trust;
+    unsigned long flags = store_flags(SSL_CTX_get_cert_store(self->ctx));
+    tlsctx_lazy_index *indexes[3];
+    int n_indexes = 0;
+    assert(n <= 3 && trust->n == 0);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (steps_find(trust, &steps[i]) == NULL && steps_append(trust, &steps[i]) < 0) {
+            goto error;
+        }
+    }
+    for (Py_ssize_t i = 0; i < trust->n; i++) {
+        if (trust->steps[i].kind == STEP_SOURCE) {
+            indexes[n_indexes++] = step_index(&trust->steps[i]);
+        }
+    }
+    X509_STORE *store = X509_STORE_new();
+    int ok = store != NULL && force_flags(X509_STORE_get0_param(store), flags)
+             && tlsctx_lazy_add_lookup(store, indexes, n_indexes);
+    for (Py_ssize_t i = 0; ok && i < trust->n; i++) {
+        ok = trust->steps[i].kind == STEP_SOURCE
+                 ? tlsctx_lazy_index_add_crls(step_index(&trust->steps[i]), store)
+                 : add_lookup(store, &trust->steps[i]);
+    }
+    if (!ok) {
+        X509_STORE_free(store);
+        tlsctx_set_ssl_error(self->state, NULL);
+        goto error;
+    }
+    seal_store(store);
+    ERR_clear_error();
+    SSL_CTX_set_cert_store(self->ctx, store);   /* takes our reference */
+    trust->shared = 0;
+    trust->lazy = 1;
+    trust->lazy_pinned = 0;
+    trust->lazy_load_flags = flags;
+    trust->suffix_n = 0;
+    set_phase(trust, store, 0);
+    return 0;
+error:
+    steps_truncate(trust, 0);
+    return -1;
+}
+
+/* Is `object` one the lookup decoded from the context's sources? */
+static int
+from_sources(struct tlsctx_trust *trust, const void *object)
+{
+    for (Py_ssize_t i = 0; i < trust->n; i++) {
+        tlsctx_lazy_index *index = step_index(&trust->steps[i]);
+        if (index != NULL && tlsctx_lazy_index_owns(index, object)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Leave the lazy store for the stores the context would have had without it:
+ * load the same sources again the ordinary way (which decodes them all, once
+ * per source), under the flags of the load, then set the present flags; a
+ * verification that looked something up has sorted the stdlib's list, and
+ * what the directories' lookups added goes to a private copy. Connections
+ * keep the lazy store they pinned. All or nothing. */
+static int
+lazy_materialize(tlsctx_context *self)
+{
+    struct tlsctx_trust *trust = self->trust;
+    if (!trust->lazy) {
+        return 0;
+    }
+    X509_STORE *lazy_store = SSL_CTX_get_cert_store(self->ctx);
+    unsigned long flags = store_flags(lazy_store);
+    int looked_up = is_sorted(trust);
+    trust_step *steps = trust->steps;
+    Py_ssize_t n = trust->n, allocated = trust->allocated;
+    X509_STORE *empty = X509_STORE_new();
+    if (empty == NULL || !force_flags(X509_STORE_get0_param(empty), trust->lazy_load_flags)
+        || !X509_STORE_up_ref(lazy_store)) {
+        X509_STORE_free(empty);
+        tlsctx_set_ssl_error(self->state, NULL);
+        return -1;
+    }
+    seal_store(empty);
+    SSL_CTX_set_cert_store(self->ctx, empty);
+    trust->steps = NULL;
+    trust->n = trust->allocated = 0;
+    trust->lazy = 0;
+    trust->shared = 1;
+    trust->suffix_n = 0;
+    set_phase(trust, empty, 1);
+    if (add_steps_eager(self, steps, n) < 0
+        || (store_flags(SSL_CTX_get_cert_store(self->ctx)) != flags
+            && tlsctx_trust_set_verify_flags(self, flags) < 0)) {
+        goto error;
+    }
+    if (looked_up) {
+        set_phase(trust, SSL_CTX_get_cert_store(self->ctx), 1);
+        /* what the lookups of the directories added, in the lazy store's order */
+        STACK_OF(X509_OBJECT) *extra = sk_X509_OBJECT_new_null();
+        if (extra == NULL || !X509_STORE_lock(lazy_store)) {
+            sk_X509_OBJECT_free(extra);
+            tlsctx_set_ssl_error(self->state, NULL);
+            goto error;
+        }
+        STACK_OF(X509_OBJECT) *objects = X509_STORE_get0_objects(lazy_store);
+        int ok = 1;
+        for (int i = 0; ok && i < sk_X509_OBJECT_num(objects); i++) {
+            X509_OBJECT *obj = sk_X509_OBJECT_value(objects, i);
+            if (!from_sources(trust, object_identity(obj))) {
+                ok = sk_X509_OBJECT_push(extra, obj);
+            }
+        }
+        if (ok && sk_X509_OBJECT_num(extra) > 0) {
+            X509_STORE_unlock(lazy_store);
+            ok = use_private_copy(self, flags, trust->n) == 0;
+            X509_STORE *store = SSL_CTX_get_cert_store(self->ctx);
+            for (int i = 0; ok && i < sk_X509_OBJECT_num(extra); i++) {
+                X509_OBJECT *obj = sk_X509_OBJECT_value(extra, i);
+                ok = X509_OBJECT_get_type(obj) == X509_LU_X509
+                         ? X509_STORE_add_cert(store, X509_OBJECT_get0_X509(obj))
+                         : X509_STORE_add_crl(store, X509_OBJECT_get0_X509_CRL(obj));
+            }
+            if (ok && X509_STORE_lock(store)) {
+                sk_X509_OBJECT_sort(X509_STORE_get0_objects(store));
+                X509_STORE_unlock(store);
+            }
+            if (!ok && !PyErr_Occurred()) {
+                tlsctx_set_ssl_error(self->state, NULL);
+            }
+            X509_STORE_lock(lazy_store);
+        }
+        X509_STORE_unlock(lazy_store);
+        sk_X509_OBJECT_free(extra);
+        if (!ok) {
+            if (!PyErr_Occurred()) {
+                tlsctx_set_ssl_error(self->state, NULL);
+            }
+            goto error;
+        }
+    }
+    ERR_clear_error();
+    while (n > 0) {
+        Py_DECREF(steps[--n].ref);
+    }
+    PyMem_Free(steps);
+    X509_STORE_free(lazy_store);
+    return 0;
+error:
+    /* back to the lazy store, as it was */
+    steps_truncate(trust, 0);
+    PyMem_Free(trust->steps);
+    trust->steps = steps;
+    trust->n = n;
+    trust->allocated = allocated;
+    SSL_CTX_set_cert_store(self->ctx, lazy_store);   /* takes our reference */
+    trust->lazy = 1;
+    trust->shared = 0;
+    trust->suffix_n = 0;
+    set_phase(trust, lazy_store, looked_up);
+    return -1;
+}
+
+int
+tlsctx_trust_materialize(tlsctx_context *self)
+{
+    return lazy_materialize(self);
+}
+
+/* Apply what a load adds (`steps`): lazily when it is the context's first
+ * load and every source could be indexed, else as the stdlib would. */
+static int
+add_steps(tlsctx_context *self, const trust_step *steps, Py_ssize_t n)
+{
+    struct tlsctx_trust *trust = self->trust;
+    if (lazy_materialize(self) < 0) {
+        return -1;
+    }
+    if (trust->n == 0 && trust->shared && steps_lazy(steps, n)) {
+        return use_lazy_store(self, steps, n);
+    }
+    return add_steps_eager(self, steps, n);
 }
 
 /* ---- the context-facing API --------------------------------------------- */
@@ -1393,6 +1668,17 @@ tlsctx_trust_set_verify_flags(tlsctx_context *self, unsigned long wanted)
     unsigned long result = X509_VERIFY_PARAM_get_flags(scratch);
     X509_VERIFY_PARAM_free(scratch);
     struct tlsctx_trust *trust = self->trust;
+    if (trust->lazy && !trust->lazy_pinned) {
+        /* no connection uses the lazy store yet: it takes the flags itself */
+        if (!force_flags(X509_STORE_get0_param(SSL_CTX_get_cert_store(self->ctx)), result)) {
+            tlsctx_set_ssl_error(self->state, NULL);
+            return -1;
+        }
+        return 0;
+    }
+    if (lazy_materialize(self) < 0) {
+        return -1;
+    }
     if (!trust->shared) {
         return use_private_copy(self, result, trust->n);
     }
@@ -1408,6 +1694,9 @@ int
 tlsctx_trust_pin(tlsctx_context *self, SSL *ssl)
 {
     struct tlsctx_trust *trust = self->trust;
+    if (trust->lazy) {
+        trust->lazy_pinned = 1;
+    }
     /* look-ups in a capath add to the store during verification: a context
      * with lookups gets a store of its own first, so that no other context
      * sees the additions */
@@ -1428,6 +1717,9 @@ tlsctx_trust_pin(tlsctx_context *self, SSL *ssl)
 STACK_OF(X509) *
 tlsctx_trust_ca_certs(tlsctx_context *self)
 {
+    if (lazy_materialize(self) < 0) {
+        return NULL;
+    }
     const void *const *suffix;
     Py_ssize_t suffix_n = current_suffix(self->trust, &suffix);
     X509_STORE *store = SSL_CTX_get_cert_store(self->ctx);
@@ -1523,7 +1815,34 @@ get_default_verify_paths(PyObject *module, PyObject *unused)
                          X509_get_default_cert_dir());
 }
 
+static PyObject *
+set_lazy_trust(PyObject *module, PyObject *arg)
+{
+    int on = PyObject_IsTrue(arg);
+    if (on < 0) {
+        return NULL;
+    }
+    int was = __atomic_exchange_n(&lazy_enabled, on, __ATOMIC_RELAXED);
+    return PyBool_FromLong(was);
+}
+
+static PyObject *
+trust_state(PyObject *module, PyObject *arg)
+{
+    tlsctx_state *state = tlsctx_get_state(module);
+    if (!PyObject_TypeCheck(arg, state->context_type)) {
+        PyErr_SetString(PyExc_TypeError, "an SSLContext is required");
+        return NULL;
+    }
+    struct tlsctx_trust *trust = ((tlsctx_context *)arg)->trust;
+    return PyUnicode_FromString(trust->lazy ? "lazy" : trust->shared ? "shared" : "private");
+}
+
 static PyMethodDef trust_functions[] = {
+    {"_trust_state", trust_state, METH_O,
+     "How a context holds its trust: 'lazy', 'shared' or 'private' (for tests)."},
+    {"_set_lazy_trust", set_lazy_trust, METH_O,
+     "Index new trust sources lazily (True) or parse them fully; returns the previous setting."},
     {"_trust_cache_clear", trust_cache_clear, METH_NOARGS,
      "Forget every parsed trust source and shared store."},
     {"_trust_cache_info", trust_cache_info, METH_NOARGS,
@@ -1555,9 +1874,13 @@ tlsctx_setup_trust_cache(PyObject *module, tlsctx_state *state)
         return -1;
     }
     state->trust_cache = cache;
-    if (tlsctx_trust_probe_openssl() < 0) {
+    if (tlsctx_trust_probe_openssl() < 0 || tlsctx_lazy_setup() < 0) {
         PyErr_NoMemory();
         return -1;
+    }
+    const char *lazy = getenv("TLSCTX_LAZY_TRUST");
+    if (lazy != NULL && strcmp(lazy, "0") == 0) {
+        __atomic_store_n(&lazy_enabled, 0, __ATOMIC_RELAXED);
     }
 #if PY_VERSION_HEX < 0x030D0000
     cache->lock = PyThread_allocate_lock();
