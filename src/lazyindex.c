@@ -343,24 +343,22 @@ lookup_free(X509_LOOKUP *lookup)
     }
 }
 
-/* Add every certificate named `name` (in source order) to the store, as a
- * directory lookup adds every file of that name, and return the first one the
- * store holds under the name. Runs without the GIL, inside verifications. */
+/* Add every certificate of `indexes` named `name` (in source order) to the
+ * store at once, under its lock (skipping duplicates, as X509_STORE_add_cert
+ * does), as a directory lookup adds every file of that name. With `ret`,
+ * hand back the first certificate the store then holds under the name,
+ * without a reference of its own, as the library's lookups do (the caller
+ * takes one; the store keeps it alive). 1 if the name was found. */
 static int
-lookup_by_subject(X509_LOOKUP *lookup, X509_LOOKUP_TYPE type, const X509_NAME *name,
-                  X509_OBJECT *ret)
+add_named(X509_STORE *store, tlsctx_lazy_index *const *indexes, int n, const X509_NAME *name,
+          X509_OBJECT *ret)
 {
-    lookup_data *data = X509_LOOKUP_get_method_data(lookup);
-    X509_STORE *store = X509_LOOKUP_get_store(lookup);
-    if (type != X509_LU_X509 || data == NULL || store == NULL) {
-        return 0;
-    }
     STACK_OF(X509) *found = sk_X509_new_null();
     if (found == NULL) {
         return 0;
     }
-    for (int k = 0; k < data->n; k++) {
-        tlsctx_lazy_index *index = data->indexes[k];
+    for (int k = 0; k < n; k++) {
+        tlsctx_lazy_index *index = indexes[k];
         for (int i = 0; i < index->n; i++) {
             lazy_entry *entry = &index->entries[i];
             if (entry->crl != NULL || X509_NAME_cmp(entry->subject, name) != 0) {
@@ -376,29 +374,25 @@ lookup_by_subject(X509_LOOKUP *lookup, X509_LOOKUP_TYPE type, const X509_NAME *n
     int rc = 0;
     if (sk_X509_num(found) > 0 && X509_STORE_lock(store)) {
         STACK_OF(X509_OBJECT) *objects = X509_STORE_get0_objects(store);
-        X509_OBJECT *first = NULL;
-        for (int i = 0; i < sk_X509_num(found); i++) {
+        rc = 1;
+        for (int i = 0; rc && i < sk_X509_num(found); i++) {
             X509_OBJECT *obj = X509_OBJECT_new();
             if (obj == NULL || !X509_OBJECT_set1_X509(obj, sk_X509_value(found, i))) {
                 X509_OBJECT_free(obj);
-                break;
+                rc = 0;
             }
-            /* a duplicate is skipped, as X509_STORE_add_cert skips it */
-            X509_OBJECT *have = X509_OBJECT_retrieve_match(objects, obj);
-            if (have != NULL) {
-                X509_OBJECT_free(obj);
+            else if (X509_OBJECT_retrieve_match(objects, obj) != NULL) {
+                X509_OBJECT_free(obj);   /* a duplicate */
             }
             else if (!sk_X509_OBJECT_push(objects, obj)) {
                 X509_OBJECT_free(obj);
-                break;
+                rc = 0;
             }
         }
-        first = X509_OBJECT_retrieve_by_subject(objects, X509_LU_X509, name);
-        if (first != NULL) {
-            /* handed back without a reference of its own, as the library's
-             * lookups do: the caller takes one, and the store keeps it alive */
-            X509 *cert = X509_OBJECT_get0_X509(first);
-            rc = X509_OBJECT_set1_X509(ret, cert);
+        if (rc && ret != NULL) {
+            X509_OBJECT *first = X509_OBJECT_retrieve_by_subject(objects, X509_LU_X509, name);
+            X509 *cert = first != NULL ? X509_OBJECT_get0_X509(first) : NULL;
+            rc = cert != NULL && X509_OBJECT_set1_X509(ret, cert);
             if (rc) {
                 X509_free(cert);
             }
@@ -408,6 +402,27 @@ lookup_by_subject(X509_LOOKUP *lookup, X509_LOOKUP_TYPE type, const X509_NAME *n
     sk_X509_free(found);
     ERR_clear_error();
     return rc;
+}
+
+/* The lookup's by-subject method. Runs without the GIL, inside
+ * verifications. */
+static int
+lookup_by_subject(X509_LOOKUP *lookup, X509_LOOKUP_TYPE type, const X509_NAME *name,
+                  X509_OBJECT *ret)
+{
+    lookup_data *data = X509_LOOKUP_get_method_data(lookup);
+    X509_STORE *store = X509_LOOKUP_get_store(lookup);
+    if (type != X509_LU_X509 || data == NULL || store == NULL) {
+        return 0;
+    }
+    return add_named(store, data->indexes, data->n, name, ret);
+}
+
+int
+tlsctx_lazy_add_named(X509_STORE *store, tlsctx_lazy_index *const *indexes, int n,
+                      const X509_NAME *name)
+{
+    return add_named(store, indexes, n, name, NULL);
 }
 
 static X509_LOOKUP_METHOD *lazy_method;

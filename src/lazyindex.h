@@ -24,5 +24,9 @@ int tlsctx_lazy_index_owns(tlsctx_lazy_index *index, const void *object);
 int tlsctx_lazy_setup(void);
 /* The store's lookup over `indexes` (in order); 1 on success. */
 int tlsctx_lazy_add_lookup(X509_STORE *store, tlsctx_lazy_index *const *indexes, int n);
+/* Add every certificate of `indexes` named `name` to the store now (what
+ * the lookup does on a miss); 1 if there was one, 0 otherwise. */
+int tlsctx_lazy_add_named(X509_STORE *store, tlsctx_lazy_index *const *indexes, int n,
+                          const X509_NAME *name);
 
 #endif

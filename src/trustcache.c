@@ -729,7 +729,16 @@ struct tlsctx_trust {
      * stdlib's list would be is worked out when asked (lazy_materialize). */
     int lazy;
     int lazy_pinned;                  /* a connection uses the lazy store */
-    unsigned long lazy_load_flags;    /* the store's flags at the load */
+    struct lazy_load *loads;          /* the loads since the first, to replay */
+    Py_ssize_t loads_n, loads_allocated;
+};
+
+/* One load made while lazy, as it was asked for, and whether a verification
+ * had looked something up (sorted the stdlib's list) since the load before. */
+struct lazy_load {
+    trust_step steps[3];
+    Py_ssize_t n;
+    int sorted_before;
 };
 
 /* Does looking an object up in an unsorted OpenSSL stack sort it? OpenSSL
@@ -1318,10 +1327,10 @@ step_index(const trust_step *step)
     return bundle != NULL ? bundle->lazy : NULL;
 }
 
-/* Can a first load of `steps` be served lazily? Every source must have
- * been indexed, and there must be one. */
+/* Can a load of `steps` be served lazily? Every source must have been
+ * indexed; a first load needs one. */
 static int
-steps_lazy(const trust_step *steps, Py_ssize_t n)
+steps_lazy(const trust_step *steps, Py_ssize_t n, int first)
 {
     int sources = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -1332,58 +1341,44 @@ steps_lazy(const trust_step *steps, Py_ssize_t n)
             sources++;
         }
     }
-    return sources > 0;
+    return sources > 0 || !first;
 }
 
-/* The first load of a context, served by a store of its own: the CRLs of
- * the sources, then a lookup over their indexes (first, so that it answers
- * for the sources' names before any directory does, as the certificates the
- * stdlib loaded would), then the directories' lookups. Nothing is decoded
- * until a verification asks for a name. */
-static int
-use_lazy_store(tlsctx_context *self, const trust_step *steps, Py_ssize_t n)
+static void
+loads_clear(struct tlsctx_trust *trust)
 {
-    struct tlsctx_trust *trust = self->trust;
-    unsigned long flags = store_flags(SSL_CTX_get_cert_store(self->ctx));
-    tlsctx_lazy_index *indexes[3];
-    int n_indexes = 0;
-    assert(n <= 3 && trust->n == 0);
+    while (trust->loads_n > 0) {
+        struct lazy_load *load = &trust->loads[--trust->loads_n];
+        while (load->n > 0) {
+            Py_DECREF(load->steps[--load->n].ref);
+        }
+    }
+    PyMem_Free(trust->loads);
+    trust->loads = NULL;
+    trust->loads_allocated = 0;
+}
+
+static int
+loads_push(struct tlsctx_trust *trust, const trust_step *steps, Py_ssize_t n, int sorted_before)
+{
+    if (trust->loads_n == trust->loads_allocated) {
+        Py_ssize_t size = trust->loads_allocated ? trust->loads_allocated * 2 : 2;
+        struct lazy_load *bigger = PyMem_Realloc(trust->loads, (size_t)size * sizeof(*bigger));
+        if (bigger == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        trust->loads = bigger;
+        trust->loads_allocated = size;
+    }
+    struct lazy_load *load = &trust->loads[trust->loads_n++];
+    load->n = n;
+    load->sorted_before = sorted_before;
     for (Py_ssize_t i = 0; i < n; i++) {
-        if (steps_find(trust, &steps[i]) == NULL && steps_append(trust, &steps[i]) < 0) {
-            goto error;
-        }
+        load->steps[i].kind = steps[i].kind;
+        load->steps[i].ref = Py_NewRef(steps[i].ref);
     }
-    for (Py_ssize_t i = 0; i < trust->n; i++) {
-        if (trust->steps[i].kind == STEP_SOURCE) {
-            indexes[n_indexes++] = step_index(&trust->steps[i]);
-        }
-    }
-    X509_STORE *store = X509_STORE_new();
-    int ok = store != NULL && force_flags(X509_STORE_get0_param(store), flags)
-             && tlsctx_lazy_add_lookup(store, indexes, n_indexes);
-    for (Py_ssize_t i = 0; ok && i < trust->n; i++) {
-        ok = trust->steps[i].kind == STEP_SOURCE
-                 ? tlsctx_lazy_index_add_crls(step_index(&trust->steps[i]), store)
-                 : add_lookup(store, &trust->steps[i]);
-    }
-    if (!ok) {
-        X509_STORE_free(store);
-        tlsctx_set_ssl_error(self->state, NULL);
-        goto error;
-    }
-    seal_store(store);
-    ERR_clear_error();
-    SSL_CTX_set_cert_store(self->ctx, store);   /* takes our reference */
-    trust->shared = 0;
-    trust->lazy = 1;
-    trust->lazy_pinned = 0;
-    trust->lazy_load_flags = flags;
-    trust->suffix_n = 0;
-    set_phase(trust, store, 0);
     return 0;
-error:
-    steps_truncate(trust, 0);
-    return -1;
 }
 
 /* Is `object` one the lookup decoded from the context's sources? */
@@ -1399,12 +1394,161 @@ from_sources(struct tlsctx_trust *trust, const void *object)
     return 0;
 }
 
-/* Leave the lazy store for the stores the context would have had without it:
- * load the same sources again the ordinary way (which decodes them all, once
- * per source), under the flags of the load, then set the present flags; a
- * verification that looked something up has sorted the stdlib's list, and
- * what the directories' lookups added goes to a private copy. Connections
- * keep the lazy store they pinned. All or nothing. */
+/* What the directories' lookups added to a lazy store (objects not decoded
+ * from the sources), in its order, each with a reference. */
+static STACK_OF(X509_OBJECT) *
+lazy_extras(struct tlsctx_trust *trust, X509_STORE *store)
+{
+    STACK_OF(X509_OBJECT) *extra = sk_X509_OBJECT_new_null();
+    if (extra == NULL || !X509_STORE_lock(store)) {
+        sk_X509_OBJECT_free(extra);
+        return NULL;
+    }
+    STACK_OF(X509_OBJECT) *objects = X509_STORE_get0_objects(store);
+    int ok = 1;
+    for (int i = 0; ok && i < sk_X509_OBJECT_num(objects); i++) {
+        X509_OBJECT *obj = sk_X509_OBJECT_value(objects, i);
+        if (from_sources(trust, object_identity(obj))) {
+            continue;
+        }
+        X509_OBJECT *copy = X509_OBJECT_new();
+        ok = copy != NULL
+             && (X509_OBJECT_get_type(obj) == X509_LU_X509
+                     ? X509_OBJECT_set1_X509(copy, X509_OBJECT_get0_X509(obj))
+                     : X509_OBJECT_set1_X509_CRL(copy, X509_OBJECT_get0_X509_CRL(obj)))
+             && sk_X509_OBJECT_push(extra, copy);
+        if (!ok) {
+            X509_OBJECT_free(copy);
+        }
+    }
+    X509_STORE_unlock(store);
+    if (!ok) {
+        sk_X509_OBJECT_pop_free(extra, X509_OBJECT_free);
+        return NULL;
+    }
+    return extra;
+}
+
+static int
+add_object(X509_STORE *store, X509_OBJECT *obj)
+{
+    return X509_OBJECT_get_type(obj) == X509_LU_X509
+               ? X509_STORE_add_cert(store, X509_OBJECT_get0_X509(obj))
+               : X509_STORE_add_crl(store, X509_OBJECT_get0_X509_CRL(obj));
+}
+
+/* A store of the context's own for its steps under `flags`: a lookup over
+ * the sources' indexes (first, so that it answers for the sources' names
+ * before any directory does, as the certificates the stdlib loaded would),
+ * the directories' lookups, the sources' CRLs, and what the directories
+ * added to the context's present lazy store (`extras`), each followed, as in
+ * the stdlib's list, by the sources' certificates of the same name. Nothing
+ * else is decoded until a verification asks for a name. */
+static X509_STORE *
+build_lazy_store(struct tlsctx_trust *trust, unsigned long flags, STACK_OF(X509_OBJECT) *extras)
+{
+    tlsctx_lazy_index **indexes = PyMem_Malloc((size_t)(trust->n + 1) * sizeof(*indexes));
+    int n_indexes = 0;
+    if (indexes == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < trust->n; i++) {
+        if (trust->steps[i].kind == STEP_SOURCE) {
+            indexes[n_indexes++] = step_index(&trust->steps[i]);
+        }
+    }
+    X509_STORE *store = X509_STORE_new();
+    int ok = store != NULL && force_flags(X509_STORE_get0_param(store), flags)
+             && tlsctx_lazy_add_lookup(store, indexes, n_indexes);
+    for (Py_ssize_t i = 0; ok && i < trust->n; i++) {
+        ok = trust->steps[i].kind == STEP_SOURCE
+                 ? tlsctx_lazy_index_add_crls(step_index(&trust->steps[i]), store)
+                 : add_lookup(store, &trust->steps[i]);
+    }
+    for (int i = 0; ok && extras != NULL && i < sk_X509_OBJECT_num(extras); i++) {
+        X509_OBJECT *obj = sk_X509_OBJECT_value(extras, i);
+        ok = add_object(store, obj);
+        if (ok && X509_OBJECT_get_type(obj) == X509_LU_X509) {
+            (void)tlsctx_lazy_add_named(store, indexes, n_indexes,
+                                        X509_get_subject_name(X509_OBJECT_get0_X509(obj)));
+        }
+    }
+    PyMem_Free(indexes);
+    if (!ok) {
+        X509_STORE_free(store);
+        return NULL;
+    }
+    seal_store(store);
+    ERR_clear_error();
+    return store;
+}
+
+/* Move a lazy context (or a fresh one, trust->n == 0) to a new lazy store
+ * for its steps under `flags`; `looked_up`: whether the new store starts as
+ * one a verification has used. */
+static int
+use_lazy_store(tlsctx_context *self, unsigned long flags, int looked_up)
+{
+    struct tlsctx_trust *trust = self->trust;
+    X509_STORE *present = SSL_CTX_get_cert_store(self->ctx);
+    STACK_OF(X509_OBJECT) *extras = NULL;
+    if (trust->lazy && (extras = lazy_extras(trust, present)) == NULL) {
+        tlsctx_set_ssl_error(self->state, NULL);
+        return -1;
+    }
+    X509_STORE *store = build_lazy_store(trust, flags, extras);
+    sk_X509_OBJECT_pop_free(extras, X509_OBJECT_free);
+    if (store == NULL) {
+        tlsctx_set_ssl_error(self->state, NULL);
+        return -1;
+    }
+    SSL_CTX_set_cert_store(self->ctx, store);   /* takes our reference */
+    trust->shared = 0;
+    trust->lazy = 1;
+    trust->lazy_pinned = 0;
+    trust->suffix_n = 0;
+    set_phase(trust, store, looked_up);
+    return 0;
+}
+
+/* A load served lazily: recorded for a later replay, the steps appended,
+ * and a new store (connections keep the one they pinned). */
+static int
+lazy_load(tlsctx_context *self, const trust_step *steps, Py_ssize_t n)
+{
+    struct tlsctx_trust *trust = self->trust;
+    Py_ssize_t first_new = trust->n;
+    int looked_up = trust->lazy && is_sorted(trust);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (steps_find(trust, &steps[i]) == NULL && steps_append(trust, &steps[i]) < 0) {
+            goto error;
+        }
+    }
+    if (loads_push(trust, steps, n, looked_up) < 0) {
+        goto error;
+    }
+    if (trust->lazy && trust->n == first_new) {
+        return 0;   /* nothing new for the store (nor the stdlib's list): keep it */
+    }
+    if (use_lazy_store(self, store_flags(SSL_CTX_get_cert_store(self->ctx)), 0) < 0) {
+        struct lazy_load *load = &trust->loads[--trust->loads_n];
+        while (load->n > 0) {
+            Py_DECREF(load->steps[--load->n].ref);
+        }
+        goto error;
+    }
+    return 0;
+error:
+    steps_truncate(trust, first_new);
+    return -1;
+}
+
+/* Leave the lazy store for the stores the context would have had without
+ * it: make the same loads again the ordinary way (which decodes each source
+ * fully, once per process), under the present flags, with the list sorted
+ * where verifications sorted the stdlib's; what the directories' lookups
+ * added goes to a private copy. Connections keep the lazy store they
+ * pinned. All or nothing. */
 static int
 lazy_materialize(tlsctx_context *self)
 {
@@ -1417,9 +1561,11 @@ lazy_materialize(tlsctx_context *self)
     int looked_up = is_sorted(trust);
     trust_step *steps = trust->steps;
     Py_ssize_t n = trust->n, allocated = trust->allocated;
+    STACK_OF(X509_OBJECT) *extras = looked_up ? lazy_extras(trust, lazy_store) : NULL;
     X509_STORE *empty = X509_STORE_new();
-    if (empty == NULL || !force_flags(X509_STORE_get0_param(empty), trust->lazy_load_flags)
-        || !X509_STORE_up_ref(lazy_store)) {
+    if ((looked_up && extras == NULL) || empty == NULL
+        || !force_flags(X509_STORE_get0_param(empty), flags) || !X509_STORE_up_ref(lazy_store)) {
+        sk_X509_OBJECT_pop_free(extras, X509_OBJECT_free);
         X509_STORE_free(empty);
         tlsctx_set_ssl_error(self->state, NULL);
         return -1;
@@ -1432,57 +1578,37 @@ lazy_materialize(tlsctx_context *self)
     trust->shared = 1;
     trust->suffix_n = 0;
     set_phase(trust, empty, 1);
-    if (add_steps_eager(self, steps, n) < 0
-        || (store_flags(SSL_CTX_get_cert_store(self->ctx)) != flags
-            && tlsctx_trust_set_verify_flags(self, flags) < 0)) {
-        goto error;
+    for (Py_ssize_t k = 0; k < trust->loads_n; k++) {
+        struct lazy_load *load = &trust->loads[k];
+        if (load->sorted_before) {
+            set_phase(trust, SSL_CTX_get_cert_store(self->ctx), 1);
+        }
+        if (add_steps_eager(self, load->steps, load->n) < 0) {
+            goto error;
+        }
     }
     if (looked_up) {
         set_phase(trust, SSL_CTX_get_cert_store(self->ctx), 1);
-        /* what the lookups of the directories added, in the lazy store's order */
-        STACK_OF(X509_OBJECT) *extra = sk_X509_OBJECT_new_null();
-        if (extra == NULL || !X509_STORE_lock(lazy_store)) {
-            sk_X509_OBJECT_free(extra);
+    }
+    if (extras != NULL && sk_X509_OBJECT_num(extras) > 0) {
+        if (use_private_copy(self, flags, trust->n) < 0) {
+            goto error;
+        }
+        X509_STORE *store = SSL_CTX_get_cert_store(self->ctx);
+        int ok = 1;
+        for (int i = 0; ok && i < sk_X509_OBJECT_num(extras); i++) {
+            ok = add_object(store, sk_X509_OBJECT_value(extras, i));
+        }
+        if (!ok || !X509_STORE_lock(store)) {
             tlsctx_set_ssl_error(self->state, NULL);
             goto error;
         }
-        STACK_OF(X509_OBJECT) *objects = X509_STORE_get0_objects(lazy_store);
-        int ok = 1;
-        for (int i = 0; ok && i < sk_X509_OBJECT_num(objects); i++) {
-            X509_OBJECT *obj = sk_X509_OBJECT_value(objects, i);
-            if (!from_sources(trust, object_identity(obj))) {
-                ok = sk_X509_OBJECT_push(extra, obj);
-            }
-        }
-        if (ok && sk_X509_OBJECT_num(extra) > 0) {
-            X509_STORE_unlock(lazy_store);
-            ok = use_private_copy(self, flags, trust->n) == 0;
-            X509_STORE *store = SSL_CTX_get_cert_store(self->ctx);
-            for (int i = 0; ok && i < sk_X509_OBJECT_num(extra); i++) {
-                X509_OBJECT *obj = sk_X509_OBJECT_value(extra, i);
-                ok = X509_OBJECT_get_type(obj) == X509_LU_X509
-                         ? X509_STORE_add_cert(store, X509_OBJECT_get0_X509(obj))
-                         : X509_STORE_add_crl(store, X509_OBJECT_get0_X509_CRL(obj));
-            }
-            if (ok && X509_STORE_lock(store)) {
-                sk_X509_OBJECT_sort(X509_STORE_get0_objects(store));
-                X509_STORE_unlock(store);
-            }
-            if (!ok && !PyErr_Occurred()) {
-                tlsctx_set_ssl_error(self->state, NULL);
-            }
-            X509_STORE_lock(lazy_store);
-        }
-        X509_STORE_unlock(lazy_store);
-        sk_X509_OBJECT_free(extra);
-        if (!ok) {
-            if (!PyErr_Occurred()) {
-                tlsctx_set_ssl_error(self->state, NULL);
-            }
-            goto error;
-        }
+        sk_X509_OBJECT_sort(X509_STORE_get0_objects(store));
+        X509_STORE_unlock(store);
     }
     ERR_clear_error();
+    sk_X509_OBJECT_pop_free(extras, X509_OBJECT_free);
+    loads_clear(trust);
     while (n > 0) {
         Py_DECREF(steps[--n].ref);
     }
@@ -1491,6 +1617,7 @@ lazy_materialize(tlsctx_context *self)
     return 0;
 error:
     /* back to the lazy store, as it was */
+    sk_X509_OBJECT_pop_free(extras, X509_OBJECT_free);
     steps_truncate(trust, 0);
     PyMem_Free(trust->steps);
     trust->steps = steps;
@@ -1510,17 +1637,19 @@ tlsctx_trust_materialize(tlsctx_context *self)
     return lazy_materialize(self);
 }
 
-/* Apply what a load adds (`steps`): lazily when it is the context's first
- * load and every source could be indexed, else as the stdlib would. */
+/* Apply what a load adds (`steps`): lazily when the context has loaded only
+ * indexed sources so far (or nothing) and these are indexed too, else as
+ * the stdlib would. */
 static int
 add_steps(tlsctx_context *self, const trust_step *steps, Py_ssize_t n)
 {
     struct tlsctx_trust *trust = self->trust;
+    if ((trust->lazy || (trust->n == 0 && trust->shared))
+        && steps_lazy(steps, n, !trust->lazy)) {
+        return lazy_load(self, steps, n);
+    }
     if (lazy_materialize(self) < 0) {
         return -1;
-    }
-    if (trust->n == 0 && trust->shared && steps_lazy(steps, n)) {
-        return use_lazy_store(self, steps, n);
     }
     return add_steps_eager(self, steps, n);
 }
@@ -1549,6 +1678,7 @@ tlsctx_trust_free(tlsctx_context *self)
 {
     if (self->trust != NULL) {
         steps_truncate(self->trust, 0);
+        loads_clear(self->trust);
         PyMem_Free(self->trust->steps);
         PyMem_Free(self->trust->suffix);
         PyMem_Free(self->trust);
@@ -1676,8 +1806,8 @@ tlsctx_trust_set_verify_flags(tlsctx_context *self, unsigned long wanted)
         }
         return 0;
     }
-    if (lazy_materialize(self) < 0) {
-        return -1;
+    if (trust->lazy) {
+        return use_lazy_store(self, result, is_sorted(trust));
     }
     if (!trust->shared) {
         return use_private_copy(self, result, trust->n);
