@@ -405,3 +405,52 @@ def test_refused_as_the_stdlib_refuses(built, tmp_path, how, source, lazy_mode):
                              getattr(exc, "reason", None), strip_location(exc),
                              trust_view(ctx)))
     assert outcomes[0] == outcomes[1]
+
+
+def _mutants():
+    """A certificate's DER with one byte changed at every position (three
+    ways), as PEM: what the structural check lets through must be what the
+    stdlib's full decode accepts."""
+    import base64
+    rk = new_key()
+    root = make_cert(name("Mutant Root"), rk)
+    der = root.public_bytes(Encoding.DER)
+    out = []
+    for pos in range(len(der)):
+        for change in (0x01, 0x80, 0xff):
+            data = bytearray(der)
+            data[pos] ^= change
+            body = base64.encodebytes(bytes(data))
+            out.append(b"-----BEGIN CERTIFICATE-----\n" + body + b"-----END CERTIFICATE-----\n")
+    return out
+
+
+def _load_outcome(mod, source, data, path):
+    ctx = mod.SSLContext(mod.PROTOCOL_TLS_CLIENT)
+    try:
+        if source == "file":
+            ctx.load_verify_locations(path)
+        else:
+            ctx.load_verify_locations(cadata=data.decode("ascii"))
+    except Exception as exc:  # noqa: BLE001 - the exception is the outcome
+        return (type(exc).__name__, getattr(exc, "library", None),
+                getattr(exc, "reason", None), strip_location(exc))
+    try:
+        return ("ok",) + trust_view(ctx)
+    except Exception as exc:  # noqa: BLE001 - a late failure is a difference
+        return ("late", type(exc).__name__, strip_location(exc))
+
+
+@pytest.mark.parametrize("source", ["file", "cadata"])
+def test_mutated_certificates_refused_alike(tmp_path, source, lazy_mode):
+    path = str(tmp_path / "mutant.pem")
+    differences = []
+    for i, data in enumerate(_mutants()):
+        with open(path, "wb") as f:
+            f.write(data)
+        _T._trust_cache_clear()
+        mine = _load_outcome(tlsctx, source, data, path)
+        theirs = _load_outcome(ssl, source, data, path)
+        if mine != theirs:
+            differences.append((i, mine, theirs))
+    assert differences == []
