@@ -739,6 +739,8 @@ struct lazy_load {
     trust_step steps[3];
     Py_ssize_t n;
     int sorted_before;
+    /* what the directories' lookups added since the load before, or NULL */
+    STACK_OF(X509_OBJECT) *extras_before;
 };
 
 /* Does looking an object up in an unsorted OpenSSL stack sort it? OpenSSL
@@ -1352,19 +1354,23 @@ loads_clear(struct tlsctx_trust *trust)
         while (load->n > 0) {
             Py_DECREF(load->steps[--load->n].ref);
         }
+        sk_X509_OBJECT_pop_free(load->extras_before, X509_OBJECT_free);
     }
     PyMem_Free(trust->loads);
     trust->loads = NULL;
     trust->loads_allocated = 0;
 }
 
+/* Takes `extras` (may be NULL), also on failure. */
 static int
-loads_push(struct tlsctx_trust *trust, const trust_step *steps, Py_ssize_t n, int sorted_before)
+loads_push(struct tlsctx_trust *trust, const trust_step *steps, Py_ssize_t n, int sorted_before,
+           STACK_OF(X509_OBJECT) *extras)
 {
     if (trust->loads_n == trust->loads_allocated) {
         Py_ssize_t size = trust->loads_allocated ? trust->loads_allocated * 2 : 2;
         struct lazy_load *bigger = PyMem_Realloc(trust->loads, (size_t)size * sizeof(*bigger));
         if (bigger == NULL) {
+            sk_X509_OBJECT_pop_free(extras, X509_OBJECT_free);
             PyErr_NoMemory();
             return -1;
         }
@@ -1374,6 +1380,7 @@ loads_push(struct tlsctx_trust *trust, const trust_step *steps, Py_ssize_t n, in
     struct lazy_load *load = &trust->loads[trust->loads_n++];
     load->n = n;
     load->sorted_before = sorted_before;
+    load->extras_before = extras;
     for (Py_ssize_t i = 0; i < n; i++) {
         load->steps[i].kind = steps[i].kind;
         load->steps[i].ref = Py_NewRef(steps[i].ref);
@@ -1394,10 +1401,26 @@ from_sources(struct tlsctx_trust *trust, const void *object)
     return 0;
 }
 
+/* Was `object` recorded with a load already? */
+static int
+recorded(struct tlsctx_trust *trust, const void *object)
+{
+    for (Py_ssize_t k = 0; k < trust->loads_n; k++) {
+        STACK_OF(X509_OBJECT) *extras = trust->loads[k].extras_before;
+        for (int i = 0; extras != NULL && i < sk_X509_OBJECT_num(extras); i++) {
+            if (object_identity(sk_X509_OBJECT_value(extras, i)) == object) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
 /* What the directories' lookups added to a lazy store (objects not decoded
- * from the sources), in its order, each with a reference. */
+ * from the sources) and no load recorded yet, in its order, each with a
+ * reference. */
 static STACK_OF(X509_OBJECT) *
-lazy_extras(struct tlsctx_trust *trust, X509_STORE *store)
+lazy_extras(struct tlsctx_trust *trust, X509_STORE *store, int new_only)
 {
     STACK_OF(X509_OBJECT) *extra = sk_X509_OBJECT_new_null();
     if (extra == NULL || !X509_STORE_lock(store)) {
@@ -1408,7 +1431,8 @@ lazy_extras(struct tlsctx_trust *trust, X509_STORE *store)
     int ok = 1;
     for (int i = 0; ok && i < sk_X509_OBJECT_num(objects); i++) {
         X509_OBJECT *obj = sk_X509_OBJECT_value(objects, i);
-        if (from_sources(trust, object_identity(obj))) {
+        if (from_sources(trust, object_identity(obj))
+            || (new_only && recorded(trust, object_identity(obj)))) {
             continue;
         }
         X509_OBJECT *copy = X509_OBJECT_new();
@@ -1492,7 +1516,7 @@ use_lazy_store(tlsctx_context *self, unsigned long flags, int looked_up)
     struct tlsctx_trust *trust = self->trust;
     X509_STORE *present = SSL_CTX_get_cert_store(self->ctx);
     STACK_OF(X509_OBJECT) *extras = NULL;
-    if (trust->lazy && (extras = lazy_extras(trust, present)) == NULL) {
+    if (trust->lazy && (extras = lazy_extras(trust, present, 0)) == NULL) {
         tlsctx_set_ssl_error(self->state, NULL);
         return -1;
     }
@@ -1524,7 +1548,15 @@ lazy_load(tlsctx_context *self, const trust_step *steps, Py_ssize_t n)
             goto error;
         }
     }
-    if (loads_push(trust, steps, n, looked_up) < 0) {
+    STACK_OF(X509_OBJECT) *extras = NULL;
+    if (looked_up) {
+        extras = lazy_extras(trust, SSL_CTX_get_cert_store(self->ctx), 1);
+        if (extras == NULL) {
+            tlsctx_set_ssl_error(self->state, NULL);
+            goto error;
+        }
+    }
+    if (loads_push(trust, steps, n, looked_up, extras) < 0) {
         goto error;
     }
     if (trust->lazy && trust->n == first_new) {
@@ -1535,12 +1567,53 @@ lazy_load(tlsctx_context *self, const trust_step *steps, Py_ssize_t n)
         while (load->n > 0) {
             Py_DECREF(load->steps[--load->n].ref);
         }
+        sk_X509_OBJECT_pop_free(load->extras_before, X509_OBJECT_free);
         goto error;
     }
     return 0;
 error:
     steps_truncate(trust, first_new);
     return -1;
+}
+
+/* A verification looked something up: the stdlib's list is sorted now. A
+ * private store is the list itself. */
+static void
+mark_sorted(tlsctx_context *self)
+{
+    X509_STORE *store = SSL_CTX_get_cert_store(self->ctx);
+    set_phase(self->trust, store, 1);
+    if (!self->trust->shared && X509_STORE_lock(store)) {
+        sk_X509_OBJECT_sort(X509_STORE_get0_objects(store));
+        X509_STORE_unlock(store);
+    }
+}
+
+/* What the directories' lookups added during a verification, added to a
+ * private copy of the context's (sorted) store as the lookups added them;
+ * the verification's look-ups sorted the list again. */
+static int
+add_extras(tlsctx_context *self, unsigned long flags, STACK_OF(X509_OBJECT) *extras)
+{
+    if (extras == NULL || sk_X509_OBJECT_num(extras) == 0) {
+        return 0;
+    }
+    set_phase(self->trust, SSL_CTX_get_cert_store(self->ctx), 1);
+    if (use_private_copy(self, flags, self->trust->n) < 0) {
+        return -1;
+    }
+    X509_STORE *store = SSL_CTX_get_cert_store(self->ctx);
+    int ok = 1;
+    for (int i = 0; ok && i < sk_X509_OBJECT_num(extras); i++) {
+        ok = add_object(store, sk_X509_OBJECT_value(extras, i));
+    }
+    if (!ok || !X509_STORE_lock(store)) {
+        tlsctx_set_ssl_error(self->state, NULL);
+        return -1;
+    }
+    sk_X509_OBJECT_sort(X509_STORE_get0_objects(store));
+    X509_STORE_unlock(store);
+    return 0;
 }
 
 /* Leave the lazy store for the stores the context would have had without
@@ -1561,7 +1634,7 @@ lazy_materialize(tlsctx_context *self)
     int looked_up = is_sorted(trust);
     trust_step *steps = trust->steps;
     Py_ssize_t n = trust->n, allocated = trust->allocated;
-    STACK_OF(X509_OBJECT) *extras = looked_up ? lazy_extras(trust, lazy_store) : NULL;
+    STACK_OF(X509_OBJECT) *extras = looked_up ? lazy_extras(trust, lazy_store, 1) : NULL;
     X509_STORE *empty = X509_STORE_new();
     if ((looked_up && extras == NULL) || empty == NULL
         || !force_flags(X509_STORE_get0_param(empty), flags) || !X509_STORE_up_ref(lazy_store)) {
@@ -1581,30 +1654,18 @@ lazy_materialize(tlsctx_context *self)
     for (Py_ssize_t k = 0; k < trust->loads_n; k++) {
         struct lazy_load *load = &trust->loads[k];
         if (load->sorted_before) {
-            set_phase(trust, SSL_CTX_get_cert_store(self->ctx), 1);
+            mark_sorted(self);
         }
-        if (add_steps_eager(self, load->steps, load->n) < 0) {
+        if (add_extras(self, flags, load->extras_before) < 0
+            || add_steps_eager(self, load->steps, load->n) < 0) {
             goto error;
         }
     }
     if (looked_up) {
-        set_phase(trust, SSL_CTX_get_cert_store(self->ctx), 1);
+        mark_sorted(self);
     }
-    if (extras != NULL && sk_X509_OBJECT_num(extras) > 0) {
-        if (use_private_copy(self, flags, trust->n) < 0) {
-            goto error;
-        }
-        X509_STORE *store = SSL_CTX_get_cert_store(self->ctx);
-        int ok = 1;
-        for (int i = 0; ok && i < sk_X509_OBJECT_num(extras); i++) {
-            ok = add_object(store, sk_X509_OBJECT_value(extras, i));
-        }
-        if (!ok || !X509_STORE_lock(store)) {
-            tlsctx_set_ssl_error(self->state, NULL);
-            goto error;
-        }
-        sk_X509_OBJECT_sort(X509_STORE_get0_objects(store));
-        X509_STORE_unlock(store);
+    if (add_extras(self, flags, extras) < 0) {
+        goto error;
     }
     ERR_clear_error();
     sk_X509_OBJECT_pop_free(extras, X509_OBJECT_free);

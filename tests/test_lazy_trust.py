@@ -354,6 +354,8 @@ def test_default_context_with_test_ca(built, lazy_mode):
             ctx.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN | ssl.VERIFY_X509_STRICT
         first = handshake(mod, ctx, server_ctx)   # the test CA is not there yet
         ctx.load_verify_locations(bundle_path)
+        if mod is tlsctx:
+            assert _T._trust_state(ctx) == ("lazy" if lazy_mode == "lazy" else "private")
         results.append((first, handshake(mod, ctx, server_ctx), trust_view(ctx)))
     assert results[0] == results[1]
 
@@ -371,8 +373,10 @@ def test_second_load_after_lookups(built, lazy_mode):
         first = handshake(mod, ctx, server_ctx)
         ctx.load_verify_locations(b_path)
         ctx.verify_flags |= mod.VERIFY_X509_PARTIAL_CHAIN
-        results.append((first, trust_view(ctx), handshake(mod, ctx, server_ctx),
-                        trust_view(ctx)))
+        if mod is tlsctx:
+            assert _T._trust_state(ctx) == ("lazy" if lazy_mode == "lazy" else "shared")
+        results.append((first, handshake(mod, ctx, server_ctx), trust_view(ctx),
+                        handshake(mod, ctx, server_ctx), trust_view(ctx)))
     assert results[0] == results[1]
 
 
@@ -454,3 +458,54 @@ def test_mutated_certificates_refused_alike(tmp_path, source, lazy_mode):
         if mine != theirs:
             differences.append((i, mine, theirs))
     assert differences == []
+
+
+def _hashed_dir(where, certs):
+    """A capath directory: each certificate under its subject hash, as
+    c_rehash names it (the hash from the openssl command)."""
+    import subprocess
+    where.mkdir()
+    for i, cert in enumerate(certs):
+        path = where / ("cert%d.pem" % i)
+        path.write_bytes(cert.public_bytes(PEM))
+        digest = subprocess.run(["openssl", "x509", "-hash", "-noout", "-in", str(path)],
+                                capture_output=True, text=True, check=True).stdout.strip()
+        (where / (digest + ".0")).symlink_to(path.name)
+    return str(where)
+
+
+@pytest.mark.parametrize("order", ["stats-last", "flags-after-connection", "load-after-lookup"])
+def test_capath_lookups_with_lazy_file(tmp_path, order, lazy_mode):
+    """A lazy file and a capath: what the directory's lookup adds during a
+    verification shows in the stdlib's list, and is kept across later changes."""
+    ak, bk, ck, lk = new_key(), new_key(), new_key(), new_key()
+    a = make_cert(name("File Root"), ak)
+    b = make_cert(name("Dir Root"), bk)
+    c = make_cert(name("Later Root"), ck)
+    b_again = make_cert(name("Dir Root"), ck)   # same name as the directory's root
+    leaf = make_cert(name("leaf"), lk, b.subject, bk, ca=False)
+    a_path, c_path = tmp_path / "a.pem", tmp_path / "c.pem"
+    a_path.write_bytes(pem_of([a]))
+    c_path.write_bytes(pem_of([c, b_again]))
+    capath = _hashed_dir(tmp_path / "hashed", [b])
+    chain_path = tmp_path / "chain.pem"
+    chain_path.write_bytes(lk.private_bytes(PEM, PrivateFormat.PKCS8, NoEncryption())
+                           + pem_of([leaf]))
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(str(chain_path))
+    results = []
+    for mod in (tlsctx, ssl):
+        ctx = mod.SSLContext(mod.PROTOCOL_TLS_CLIENT)
+        ctx.load_verify_locations(str(a_path), capath)
+        steps = [handshake(mod, ctx, server_ctx)]
+        if order == "flags-after-connection":
+            ctx.verify_flags |= mod.VERIFY_X509_PARTIAL_CHAIN
+            steps.append(handshake(mod, ctx, server_ctx))
+        elif order == "load-after-lookup":
+            ctx.load_verify_locations(str(c_path))
+            steps.append(handshake(mod, ctx, server_ctx))
+        steps.append(trust_view(ctx))
+        steps.append(handshake(mod, ctx, server_ctx))
+        steps.append(trust_view(ctx))
+        results.append(steps)
+    assert results[0] == results[1]
