@@ -78,7 +78,11 @@ ASN1_SEQUENCE(LAZY_CERT) = {
 typedef struct {
     unsigned char *der;       /* a certificate: its encoding; NULL for a CRL */
     long len;
-    X509_NAME *subject;       /* certificates: decoded, canonical encoding cached */
+    /* certificates: the subject's encoding (inside `der`) and the hash of
+     * its canonical form; names that X509_NAME_cmp finds equal hash alike */
+    const unsigned char *subject;
+    long subject_len;
+    unsigned long subject_hash;
     X509 *cert;               /* certificates: published once decoded */
     X509_CRL *crl;            /* CRLs: decoded at load */
 } lazy_entry;
@@ -94,7 +98,6 @@ static void
 entry_clear(lazy_entry *entry)
 {
     OPENSSL_free(entry->der);
-    X509_NAME_free(entry->subject);
     X509_free(entry->cert);
     X509_CRL_free(entry->crl);
 }
@@ -151,13 +154,23 @@ index_certificate(tlsctx_lazy_index *index, const unsigned char *data, long len)
     lazy_entry *entry = index_append(index);
     int ok = entry != NULL;
     if (ok) {
-        /* the decoded subject, whose canonical form (what X509_NAME_cmp
-         * compares) decoding computed */
-        entry->subject = cert->tbs->subject;
-        cert->tbs->subject = NULL;
+        const unsigned char *name_der = NULL;
+        size_t name_len = 0;
+        int hashed = 0;
         entry->der = OPENSSL_memdup(data, (size_t)used);
         entry->len = used;
-        ok = entry->der != NULL;
+        entry->subject_hash = X509_NAME_hash_ex(cert->tbs->subject, NULL, NULL, &hashed);
+        ok = entry->der != NULL && hashed
+             && X509_NAME_get0_der(cert->tbs->subject, &name_der, &name_len);
+        /* the subject as encoded in the certificate (an issuer with the same
+         * encoding found first is the same bytes) */
+        for (long at = 0; ok && entry->subject == NULL && at + (long)name_len <= used; at++) {
+            if (memcmp(entry->der + at, name_der, name_len) == 0) {
+                entry->subject = entry->der + at;
+                entry->subject_len = (long)name_len;
+            }
+        }
+        ok = ok && entry->subject != NULL;
     }
     ASN1_item_free((ASN1_VALUE *)cert, ASN1_ITEM_rptr(LAZY_CERT));
     return ok;
@@ -343,6 +356,17 @@ lookup_free(X509_LOOKUP *lookup)
     }
 }
 
+/* Is the entry's subject `name`, as X509_NAME_cmp compares names? */
+static int
+same_name(const lazy_entry *entry, const X509_NAME *name)
+{
+    const unsigned char *p = entry->subject;
+    X509_NAME *subject = d2i_X509_NAME(NULL, &p, entry->subject_len);
+    int same = subject != NULL && X509_NAME_cmp(subject, name) == 0;
+    X509_NAME_free(subject);
+    return same;
+}
+
 /* Add every certificate of `indexes` named `name` (in source order) to the
  * store at once, under its lock (skipping duplicates, as X509_STORE_add_cert
  * does), as a directory lookup adds every file of that name. With `ret`,
@@ -357,11 +381,14 @@ add_named(X509_STORE *store, tlsctx_lazy_index *const *indexes, int n, const X50
     if (found == NULL) {
         return 0;
     }
+    int hashed = 0;
+    unsigned long hash = X509_NAME_hash_ex(name, NULL, NULL, &hashed);
     for (int k = 0; k < n; k++) {
         tlsctx_lazy_index *index = indexes[k];
         for (int i = 0; i < index->n; i++) {
             lazy_entry *entry = &index->entries[i];
-            if (entry->crl != NULL || X509_NAME_cmp(entry->subject, name) != 0) {
+            if (entry->crl != NULL || (hashed && entry->subject_hash != hash)
+                || !same_name(entry, name)) {
                 continue;
             }
             X509 *cert = entry_cert(entry);
