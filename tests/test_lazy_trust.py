@@ -294,9 +294,10 @@ def handshake(mod, client_ctx, server_ctx):
         return ("fail", type(error).__name__, getattr(error, "verify_code", None),
                 getattr(error, "verify_message", None), strip_location(error))
     chain = None
-    if hasattr(client, "get_verified_chain"):
-        chain = [c if isinstance(c, bytes) else c.public_bytes(ssl._ssl.ENCODING_DER)
-                 for c in client.get_verified_chain()]
+    # the verified chain where the stdlib has it (3.13+); else the peer's
+    # certificate is what both show
+    if hasattr(ssl.SSLObject, "get_verified_chain"):
+        chain = [bytes(c) for c in client.get_verified_chain()]
     return ("ok", client.getpeercert(True), chain)
 
 
