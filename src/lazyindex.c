@@ -377,8 +377,12 @@ static int
 add_named(X509_STORE *store, tlsctx_lazy_index *const *indexes, int n, const X509_NAME *name,
           X509_OBJECT *ret)
 {
+    /* inside a verification: whatever this adds to the error queue goes,
+     * and only that */
+    ERR_set_mark();
     STACK_OF(X509) *found = sk_X509_new_null();
     if (found == NULL) {
+        ERR_pop_to_mark();
         return 0;
     }
     int hashed = 0;
@@ -394,6 +398,7 @@ add_named(X509_STORE *store, tlsctx_lazy_index *const *indexes, int n, const X50
             X509 *cert = entry_cert(entry);
             if (cert != NULL && !sk_X509_push(found, cert)) {
                 sk_X509_free(found);
+                ERR_pop_to_mark();
                 return 0;
             }
         }
@@ -427,7 +432,7 @@ add_named(X509_STORE *store, tlsctx_lazy_index *const *indexes, int n, const X50
         X509_STORE_unlock(store);
     }
     sk_X509_free(found);
-    ERR_clear_error();
+    ERR_pop_to_mark();
     return rc;
 }
 
