@@ -728,6 +728,7 @@ struct tlsctx_trust {
      * lookup decodes the sources' certificates by name on demand. What the
      * stdlib's list would be is worked out when asked (lazy_materialize). */
     int lazy;
+    int lazy_private;                 /* the lazy store is the context's own */
     int lazy_pinned;                  /* a connection uses the lazy store */
     struct lazy_load *loads;          /* the loads since the first, to replay */
     Py_ssize_t loads_n, loads_allocated;
@@ -1507,6 +1508,62 @@ build_lazy_store(struct tlsctx_trust *trust, unsigned long flags, STACK_OF(X509_
     return store;
 }
 
+/* The lazy store for the context's steps under `flags`, shared between
+ * contexts through the cache (a new reference). Its lookup adds only the
+ * sources' certificates, every one of a name at once, so what it holds for
+ * a name never depends on which context asked first; a context with
+ * directory look-ups gets a store of its own before a connection uses it. */
+static X509_STORE *
+shared_lazy_store(tlsctx_context *self, unsigned long flags)
+{
+    tlsctx_state *state = self->state;
+    tlsctx_trust_cache *cache = get_cache(state);
+    PyObject *inner = shared_key(self->trust, flags);
+    PyObject *key = inner != NULL ? Py_BuildValue("(sO)", "lazy", inner) : NULL;
+    Py_XDECREF(inner);
+    if (key == NULL) {
+        return NULL;
+    }
+    X509_STORE *result = NULL;
+    PyObject *capsule = cache_lookup(state, cache->stores, key, MAX_STORES);
+    if (capsule == NULL) {
+        if (PyErr_Occurred()) {
+            goto done;
+        }
+        shared_store *shared = PyMem_RawMalloc(sizeof(*shared));
+        if (shared == NULL) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        shared->store = build_lazy_store(self->trust, flags, NULL);
+        if (shared->store == NULL) {
+            PyMem_RawFree(shared);
+            tlsctx_set_ssl_error(state, NULL);
+            goto done;
+        }
+        capsule = PyCapsule_New(shared, STORE_CAPSULE, shared_store_destructor);
+        if (capsule == NULL) {
+            X509_STORE_free(shared->store);
+            PyMem_RawFree(shared);
+            goto done;
+        }
+        if (cache_put(state, cache->stores, key, capsule, MAX_STORES) < 0) {
+            goto done;
+        }
+    }
+    shared_store *shared = PyCapsule_GetPointer(capsule, STORE_CAPSULE);
+    if (shared != NULL && X509_STORE_up_ref(shared->store)) {
+        result = shared->store;
+    }
+    else if (!PyErr_Occurred()) {
+        tlsctx_set_ssl_error(state, NULL);
+    }
+done:
+    Py_XDECREF(capsule);
+    Py_DECREF(key);
+    return result;
+}
+
 /* Move a lazy context (or a fresh one, trust->n == 0) to a new lazy store
  * for its steps under `flags`; `looked_up`: whether the new store starts as
  * one a verification has used. */
@@ -1515,20 +1572,29 @@ use_lazy_store(tlsctx_context *self, unsigned long flags, int looked_up)
 {
     struct tlsctx_trust *trust = self->trust;
     X509_STORE *present = SSL_CTX_get_cert_store(self->ctx);
-    STACK_OF(X509_OBJECT) *extras = NULL;
-    if (trust->lazy && (extras = lazy_extras(trust, present, 0)) == NULL) {
-        tlsctx_set_ssl_error(self->state, NULL);
-        return -1;
+    X509_STORE *store;
+    int own = trust->lazy && trust->lazy_private;
+    if (own) {
+        /* what the directories added stays the context's own */
+        STACK_OF(X509_OBJECT) *extras = lazy_extras(trust, present, 0);
+        if (extras == NULL) {
+            tlsctx_set_ssl_error(self->state, NULL);
+            return -1;
+        }
+        store = build_lazy_store(trust, flags, extras);
+        sk_X509_OBJECT_pop_free(extras, X509_OBJECT_free);
+        if (store == NULL) {
+            tlsctx_set_ssl_error(self->state, NULL);
+            return -1;
+        }
     }
-    X509_STORE *store = build_lazy_store(trust, flags, extras);
-    sk_X509_OBJECT_pop_free(extras, X509_OBJECT_free);
-    if (store == NULL) {
-        tlsctx_set_ssl_error(self->state, NULL);
+    else if ((store = shared_lazy_store(self, flags)) == NULL) {
         return -1;
     }
     SSL_CTX_set_cert_store(self->ctx, store);   /* takes our reference */
     trust->shared = 0;
     trust->lazy = 1;
+    trust->lazy_private = own;
     trust->lazy_pinned = 0;
     trust->suffix_n = 0;
     set_phase(trust, store, looked_up);
@@ -1859,8 +1925,8 @@ tlsctx_trust_set_verify_flags(tlsctx_context *self, unsigned long wanted)
     unsigned long result = X509_VERIFY_PARAM_get_flags(scratch);
     X509_VERIFY_PARAM_free(scratch);
     struct tlsctx_trust *trust = self->trust;
-    if (trust->lazy && !trust->lazy_pinned) {
-        /* no connection uses the lazy store yet: it takes the flags itself */
+    if (trust->lazy && trust->lazy_private && !trust->lazy_pinned) {
+        /* no connection uses its own lazy store yet: it takes the flags itself */
         if (!force_flags(X509_STORE_get0_param(SSL_CTX_get_cert_store(self->ctx)), result)) {
             tlsctx_set_ssl_error(self->state, NULL);
             return -1;
@@ -1886,6 +1952,20 @@ tlsctx_trust_pin(tlsctx_context *self, SSL *ssl)
 {
     struct tlsctx_trust *trust = self->trust;
     if (trust->lazy) {
+        /* directory look-ups add to the store during verification: a store
+         * of the context's own first (decoded certificates are shared) */
+        if (!trust->lazy_private && steps_has_lookups(trust)) {
+            X509_STORE *present = SSL_CTX_get_cert_store(self->ctx);
+            int looked_up = is_sorted(trust);
+            X509_STORE *own = build_lazy_store(trust, store_flags(present), NULL);
+            if (own == NULL) {
+                tlsctx_set_ssl_error(self->state, NULL);
+                return -1;
+            }
+            SSL_CTX_set_cert_store(self->ctx, own);   /* takes our reference */
+            trust->lazy_private = 1;
+            set_phase(trust, own, looked_up);
+        }
         trust->lazy_pinned = 1;
     }
     /* look-ups in a capath add to the store during verification: a context
