@@ -510,3 +510,43 @@ def test_capath_lookups_with_lazy_file(tmp_path, order, lazy_mode):
         steps.append(trust_view(ctx))
         results.append(steps)
     assert results[0] == results[1]
+
+
+def test_first_lookups_race(built, lazy_mode):
+    """Contexts of one lazily loaded bundle (a thousand roots, the right one
+    last, so one shared store and one index) handshaking on many threads at
+    once: every first look-up of a name races; each verdict and chain must
+    be the stdlib's."""
+    import threading
+    bundle_path, chain_path, flags = built["thousand_roots_right_one_last"]
+    wrong_path, wrong_chain, _ = built["missing_root"]
+    expected = {}
+    for key, (chain, bundle) in {"right": (chain_path, bundle_path),
+                                 "wrong": (wrong_chain, bundle_path)}.items():
+        server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server_ctx.load_cert_chain(chain)
+        expected[key] = (server_ctx, handshake(ssl, client_context(ssl, bundle, "file", flags),
+                                               server_ctx))
+    _T._trust_cache_clear()
+    results, errors = [], []
+    start = threading.Barrier(8)
+
+    def worker(i):
+        try:
+            key = "right" if i % 2 else "wrong"
+            ctx = client_context(tlsctx, bundle_path, "file", flags)
+            start.wait()
+            for _ in range(3):
+                results.append((key, handshake(tlsctx, ctx, expected[key][0])))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(results) == 24
+    for key, got in results:
+        assert got == expected[key][1], key
