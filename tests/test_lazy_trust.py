@@ -550,3 +550,53 @@ def test_first_lookups_race(built, lazy_mode):
     assert len(results) == 24
     for key, got in results:
         assert got == expected[key][1], key
+
+
+@pytest.mark.parametrize("source", ["file", "cadata"])
+def test_server_builds_its_chain_from_a_lazy_store(tmp_path, source, lazy_mode):
+    """A server with only its leaf completes the chain it sends from its
+    trust store (OpenSSL's automatic chain building): through the lazy
+    lookup it must send what the stdlib's server sends."""
+    rk, ik, lk = new_key(), new_key(), new_key()
+    root = make_cert(name("Chain Root"), rk)
+    inter = make_cert(name("Chain Intermediate"), ik, root.subject, rk)
+    leaf = make_cert(name("leaf"), lk, inter.subject, ik, ca=False)
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_bytes(pem_of([root, inter]))
+    only_root = tmp_path / "root.pem"
+    only_root.write_bytes(pem_of([root]))
+    keycert = tmp_path / "leaf.pem"
+    keycert.write_bytes(lk.private_bytes(PEM, PrivateFormat.PKCS8, NoEncryption())
+                        + pem_of([leaf]))
+    seen = []
+    for mod in (tlsctx, ssl):
+        server_ctx = mod.SSLContext(mod.PROTOCOL_TLS_SERVER)
+        if source == "file":
+            server_ctx.load_verify_locations(str(bundle))
+        else:
+            server_ctx.load_verify_locations(cadata=bundle.read_text())
+        server_ctx.load_cert_chain(str(keycert))
+        client_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        client_ctx.load_verify_locations(str(only_root))
+        cin, cout = ssl.MemoryBIO(), ssl.MemoryBIO()
+        sin, sout = mod.MemoryBIO(), mod.MemoryBIO()
+        client = client_ctx.wrap_bio(cin, cout, server_hostname="localhost")
+        server = server_ctx.wrap_bio(sin, sout, server_side=True)
+        verdict = None
+        for _ in range(20):
+            for side in (client, server):
+                try:
+                    side.do_handshake()
+                except (ssl.SSLWantReadError, mod.SSLWantReadError):
+                    pass
+                except (ssl.SSLError, mod.SSLError) as exc:
+                    if side is client and verdict is None:
+                        verdict = (type(exc).__name__, getattr(exc, "verify_code", None))
+            moved = cout.pending or sout.pending
+            sin.write(cout.read())
+            cin.write(sout.read())
+            if not moved or verdict is not None:
+                break
+        seen.append(verdict or ("ok", client.getpeercert(True)))
+    assert seen[0] == seen[1]
+    assert seen[0][0] == "ok"   # the chain was completed on both sides
