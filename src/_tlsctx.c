@@ -46,6 +46,12 @@ exec_certdecode(PyObject *module)
 }
 
 static int
+exec_certificate(PyObject *module)
+{
+    return tlsctx_setup_certificate(module, tlsctx_get_state(module));
+}
+
+static int
 exec_trust_cache(PyObject *module)
 {
     return tlsctx_setup_trust_cache(module, tlsctx_get_state(module));
@@ -54,7 +60,12 @@ exec_trust_cache(PyObject *module)
 static int
 exec_connection_types(PyObject *module)
 {
-    return tlsctx_setup_connection_types(module, tlsctx_get_state(module));
+    tlsctx_state *state = tlsctx_get_state(module);
+    if (tlsctx_setup_memory_bio_type(module, state) < 0
+        || tlsctx_setup_session_type(module, state) < 0) {
+        return -1;
+    }
+    return tlsctx_setup_connection_type(module, state);
 }
 
 static int
@@ -71,6 +82,7 @@ module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(state->connection_type);
     Py_VISIT(state->memory_bio_type);
     Py_VISIT(state->session_type);
+    Py_VISIT(state->certificate_type);
     Py_VISIT(state->SSLError);
     Py_VISIT(state->SSLZeroReturnError);
     Py_VISIT(state->SSLWantReadError);
@@ -80,6 +92,7 @@ module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(state->SSLCertVerificationError);
     Py_VISIT(state->lib_names);
     Py_VISIT(state->reason_names);
+    Py_VISIT(state->default_ciphers);
     return 0;
 }
 
@@ -91,6 +104,7 @@ module_clear(PyObject *module)
     Py_CLEAR(state->connection_type);
     Py_CLEAR(state->memory_bio_type);
     Py_CLEAR(state->session_type);
+    Py_CLEAR(state->certificate_type);
     Py_CLEAR(state->SSLError);
     Py_CLEAR(state->SSLZeroReturnError);
     Py_CLEAR(state->SSLWantReadError);
@@ -100,6 +114,7 @@ module_clear(PyObject *module)
     Py_CLEAR(state->SSLCertVerificationError);
     Py_CLEAR(state->lib_names);
     Py_CLEAR(state->reason_names);
+    Py_CLEAR(state->default_ciphers);
     return 0;
 }
 
@@ -121,13 +136,14 @@ static PyModuleDef_Slot module_slots[] = {
     {Py_mod_exec, exec_constants},
     {Py_mod_exec, exec_context_type},
     {Py_mod_exec, exec_certdecode},
+    {Py_mod_exec, exec_certificate},
     {Py_mod_exec, exec_trust_cache},
     {Py_mod_exec, exec_connection_types},
     {Py_mod_exec, exec_modern},
 #if PY_VERSION_HEX >= 0x030C0000
-    /* OpenSSL callbacks take the GIL with PyGILState_Ensure, which only knows
-     * the main interpreter */
-    {Py_mod_multiple_interpreters, Py_MOD_MULTIPLE_INTERPRETERS_NOT_SUPPORTED},
+    /* state lives in the module; callbacks run in the interpreter that made
+     * the OpenSSL call (threading.c). One GIL for all until tested without. */
+    {Py_mod_multiple_interpreters, Py_MOD_MULTIPLE_INTERPRETERS_SUPPORTED},
 #endif
 #if PY_VERSION_HEX >= 0x030D0000
     {Py_mod_gil, Py_MOD_GIL_USED},

@@ -39,6 +39,7 @@ typedef struct {
     PyTypeObject *connection_type;
     PyTypeObject *memory_bio_type;
     PyTypeObject *session_type;
+    PyTypeObject *certificate_type;
 
     PyObject *SSLError;
     PyObject *SSLZeroReturnError;
@@ -54,6 +55,11 @@ typedef struct {
 
     /* Parsed trust sources and the X509_STOREs shared between contexts. */
     tlsctx_trust_cache *trust_cache;
+
+    /* The running stdlib's build choice for fresh contexts (constants.c):
+     * the cipher string it sets (bytes), or NULL when it keeps OpenSSL's
+     * default cipher list and sets no TLS 1.2 minimum. */
+    PyObject *default_ciphers;
 } tlsctx_state;
 
 extern PyModuleDef tlsctx_module_def;
@@ -118,6 +124,46 @@ tlsctx_state_from_type(PyTypeObject *type)
         }                                                                       \
     } while (0)
 
+/* ---- locks for state that threads share ------------------------------ */
+/* The module declares Py_MOD_GIL_USED; these mark (and on 3.13+ guard, for
+ * the day it does not) the short sections where a free-threaded build would
+ * race: read a field and take a reference, or swap a field. No Python code
+ * and no DECREF runs while one is held. A zeroed lock is unlocked. Before
+ * 3.13 there is no free-threaded build and the GIL is enough. */
+#if PY_VERSION_HEX >= 0x030D0000
+typedef PyMutex tlsctx_lock;
+#define tlsctx_lock_acquire(lock) PyMutex_Lock(lock)
+#define tlsctx_lock_release(lock) PyMutex_Unlock(lock)
+#else
+typedef struct {
+    char unused;
+} tlsctx_lock;
+#define tlsctx_lock_acquire(lock) ((void)(lock))
+#define tlsctx_lock_release(lock) ((void)(lock))
+#endif
+
+/* A new reference to *slot (NULL when empty), read under `lock`. */
+static inline PyObject *
+tlsctx_locked_get(tlsctx_lock *lock, PyObject **slot)
+{
+    tlsctx_lock_acquire(lock);
+    PyObject *value = Py_XNewRef(*slot);
+    tlsctx_lock_release(lock);
+    return value;
+}
+
+/* Store `value` (a reference given away, or NULL) under `lock`; the old
+ * value is released once the lock is. */
+static inline void
+tlsctx_locked_set(tlsctx_lock *lock, PyObject **slot, PyObject *value)
+{
+    tlsctx_lock_acquire(lock);
+    PyObject *old = *slot;
+    *slot = value;
+    tlsctx_lock_release(lock);
+    Py_XDECREF(old);
+}
+
 /* ---- the context object ---------------------------------------------- */
 
 typedef struct {
@@ -131,15 +177,37 @@ typedef struct {
     /* What the context trusts and how its (maybe shared) store is kept: see
      * trustcache.c. Holds references to the parsed sources, which hold none. */
     struct tlsctx_trust *trust;
-    /* callbacks and their Python objects: every field below is in traverse and clear */
+    /* callbacks and their Python objects: every field below is in traverse and
+     * clear; the callbacks and alpn_protocols are read and replaced under `lock` */
+    tlsctx_lock lock;
     PyObject *sni_callback;
     PyObject *psk_client_callback;
     PyObject *psk_server_callback;
     PyObject *keylog_filename;
     BIO *keylog_bio;
-    unsigned char *alpn_protocols;
-    unsigned int alpn_protocols_len;
+    PyObject *msg_callback;    /* _msg_callback: called for every TLS protocol message */
+    /* the server's ALPN list in wire format: an immutable bytes object that
+     * each connection pins when it is made (NULL until set) */
+    PyObject *alpn_protocols;
 } tlsctx_context;
+
+/* ---- threading.c: how OpenSSL calls back into Python ----------------- */
+/* A frame on the C stack of an OpenSSL call made without the GIL. */
+typedef struct tlsctx_call_frame {
+    struct tlsctx_call_frame *outer;   /* the enclosing call on this thread */
+    const void *owner;                 /* the connection making the call, or NULL */
+    PyThreadState *saved;              /* while the GIL is released */
+} tlsctx_call_frame;
+/* Around the OpenSSL call (GIL held before and after). */
+void tlsctx_release_gil(tlsctx_call_frame *frame, const void *owner);
+void tlsctx_restore_gil(tlsctx_call_frame *frame);
+/* Around a callback's Python code: takes the GIL back with the caller's own
+ * thread state, or does nothing when the GIL is held; pass the result to
+ * tlsctx_callback_leave. */
+tlsctx_call_frame *tlsctx_callback_enter(void);
+void tlsctx_callback_leave(tlsctx_call_frame *frame);
+/* Whether `owner` is making an OpenSSL call further up this thread's stack. */
+int tlsctx_in_call(const void *owner);
 
 /* ---- errors.c -------------------------------------------------------- */
 int tlsctx_setup_exceptions(PyObject *module, tlsctx_state *state);
@@ -199,6 +267,8 @@ PyObject *tlsctx_context_get_sni_callback(tlsctx_context *self, void *closure);
 int tlsctx_context_set_sni_callback(tlsctx_context *self, PyObject *value, void *closure);
 PyObject *tlsctx_context_get_keylog_filename(tlsctx_context *self, void *closure);
 int tlsctx_context_set_keylog_filename(tlsctx_context *self, PyObject *value, void *closure);
+PyObject *tlsctx_context_get_msg_callback(tlsctx_context *self, void *closure);
+int tlsctx_context_set_msg_callback(tlsctx_context *self, PyObject *value, void *closure);
 PyObject *tlsctx_context_get_num_tickets(tlsctx_context *self, void *closure);
 int tlsctx_context_set_num_tickets(tlsctx_context *self, PyObject *value, void *closure);
 
@@ -225,7 +295,9 @@ int tlsctx_context_set_num_tickets(tlsctx_context *self, PyObject *value, void *
     {"keylog_filename", (getter)tlsctx_context_get_keylog_filename,                       \
      (setter)tlsctx_context_set_keylog_filename, NULL, NULL},                             \
     {"num_tickets", (getter)tlsctx_context_get_num_tickets,                               \
-     (setter)tlsctx_context_set_num_tickets, NULL, NULL},
+     (setter)tlsctx_context_set_num_tickets, NULL, NULL},                                 \
+    {"_msg_callback", (getter)tlsctx_context_get_msg_callback,                            \
+     (setter)tlsctx_context_set_msg_callback, NULL, NULL},
 
 /* ---- context_modern.c ----------------------------------------------- */
 /* CPython 3.15's groups, TLS 1.3 suites and signature algorithms. */
@@ -250,25 +322,56 @@ PyObject *tlsctx_ssl_server_sigalg(SSL *ssl);
     {"set_client_sigalgs", (PyCFunction)tlsctx_context_set_client_sigalgs, METH_O, NULL}, \
     {"set_server_sigalgs", (PyCFunction)tlsctx_context_set_server_sigalgs, METH_O, NULL},
 
+/* ---- memorybio.c ----------------------------------------------------- */
+typedef struct {
+    PyObject_HEAD
+    BIO *bio;
+    int eof_written;
+} tlsctx_memory_bio;
+
+int tlsctx_setup_memory_bio_type(PyObject *module, tlsctx_state *state);
+
+/* ---- session.c ------------------------------------------------------- */
+typedef struct {
+    PyObject_HEAD
+    SSL_SESSION *session;
+    tlsctx_context *ctx;
+} tlsctx_session;
+
+int tlsctx_setup_session_type(PyObject *module, tlsctx_state *state);
+/* A new SSLSession for `session` (stolen, freed on failure). */
+PyObject *tlsctx_session_wrap(tlsctx_state *state, tlsctx_context *ctx, SSL_SESSION *session);
+
 /* ---- connection.c ---------------------------------------------------- */
-int tlsctx_setup_connection_types(PyObject *module, tlsctx_state *state);
+int tlsctx_setup_connection_type(PyObject *module, tlsctx_state *state);
 /* _SSLContext._wrap_socket / _wrap_bio, implemented with the connection type. */
 PyObject *tlsctx_context_wrap_socket(tlsctx_context *self, PyObject *args, PyObject *kwargs);
 PyObject *tlsctx_context_wrap_bio(tlsctx_context *self, PyObject *args, PyObject *kwargs);
 /* For callbacks running inside an OpenSSL call on a connection (GIL held):
  * the Python object user callbacks receive for `ssl` (the SSLSocket or
  * SSLObject owning it, else the connection itself); a new reference, or
- * NULL with an exception set. */
+ * NULL with an exception set, or NULL without one when that owner is gone
+ * (then the user's callback must not run). */
 PyObject *tlsctx_connection_for_callback(SSL *ssl);
 /* Keep the exception currently set (raised by a user callback) on the
  * connection; it is re-raised when the OpenSSL call returns. Clears it. */
 void tlsctx_connection_stash_exception(SSL *ssl);
+/* The server's ALPN protocols `ssl` selects from, pinned by its connection
+ * (a view of an immutable bytes object; *len 0 when none). No GIL needed. */
+const unsigned char *tlsctx_connection_alpn(const SSL *ssl, unsigned int *len);
 
 /* ---- certdecode.c ---------------------------------------------------- */
 int tlsctx_setup_certdecode(PyObject *module, tlsctx_state *state);
 /* The stdlib's dictionary for a certificate (getpeercert / get_ca_certs). */
 PyObject *tlsctx_decode_certificate(tlsctx_state *state, X509 *cert);
 PyObject *tlsctx_certificate_der(tlsctx_state *state, X509 *cert);
+
+/* ---- certificate.c: Certificate objects, RAND_* ----------------------- */
+int tlsctx_setup_certificate(PyObject *module, tlsctx_state *state);
+/* A Certificate holding its own reference to `cert` */
+PyObject *tlsctx_certificate_new(tlsctx_state *state, X509 *cert);
+/* A list of Certificates, one per element of `chain` */
+PyObject *tlsctx_certificate_list(tlsctx_state *state, STACK_OF(X509) *chain);
 
 /* ---- trustcache.c ---------------------------------------------------- */
 int tlsctx_setup_trust_cache(PyObject *module, tlsctx_state *state);

@@ -1,6 +1,6 @@
-/* TLS connections over a socket or memory BIOs (the object behind
+/* TLS connections over a socket or memory BIOs: the object behind
  * SSLSocket._sslobj / SSLObject._sslobj, with the stdlib _SSLSocket's
- * interface), MemoryBIO and SSLSession. */
+ * interface. MemoryBIO is in memorybio.c, SSLSession in session.c. */
 #include "_tlsctx.h"
 
 #include <errno.h>
@@ -77,18 +77,6 @@ monotonic_now(void)
 
 typedef struct {
     PyObject_HEAD
-    BIO *bio;
-    int eof_written;
-} tlsctx_memory_bio;
-
-typedef struct {
-    PyObject_HEAD
-    SSL_SESSION *session;
-    tlsctx_context *ctx;
-} tlsctx_session;
-
-typedef struct {
-    PyObject_HEAD
     SSL *ssl;
     tlsctx_state *state;
     tlsctx_context *ctx;
@@ -97,13 +85,19 @@ typedef struct {
     PyObject *server_hostname; /* str or NULL */
     PyObject *incoming;        /* the BIO objects, kept alive while the SSL uses them */
     PyObject *outgoing;
+    tlsctx_lock lock;          /* exc and exc_is_bio */
     PyObject *exc;             /* raised by a callback during the current OpenSSL call */
     int exc_is_bio;            /* ... by a Python-level BIO: re-raised as it is */
     int server_side;
     int shutdown_seen_zero;
-    int python_bio;            /* I/O calls back into Python: keep the GIL */
     int eof_error;             /* an SSLEOFError was raised: every later I/O call
                                 * raises it again (CPython 3.14+, gh-148292) */
+    void *python_in;           /* the python_bio_data of a Python-level incoming BIO */
+    PyObject *deferred_exc;    /* met by read_more after bytes were read: raised next */
+    void *python_out;          /* ... and outgoing BIO */
+    PyObject *alpn;            /* the server's ALPN list (bytes) when this connection was
+                                * made or switched context: set_alpn_protocols replaces
+                                * the context's, never this one */
 } tlsctx_connection;
 
 /* ---- BIOs implemented by Python objects (e.g. the stdlib's ssl.MemoryBIO) --- */
@@ -111,7 +105,39 @@ typedef struct {
 typedef struct {
     PyObject *obj;             /* borrowed: the connection holds it */
     tlsctx_connection *conn;
+    PyObject *surplus;         /* what read(n) returned past n bytes, served first */
+    Py_ssize_t surplus_used;
+    int copies_at_once;        /* the stdlib's ssl.MemoryBIO: its write() copies the
+                                * data before returning, so a memoryview will do */
+    char *pending_out;         /* written by OpenSSL during the current call, handed to
+                                * write() in one piece when it returns (OPENSSL_malloc:
+                                * filled without the GIL) */
+    size_t pending_len, pending_cap;
+    /* For the stdlib's MemoryBIO, what its `pending` said when the current
+     * call began, less what was read since (-1: unknown), and its `eof` once
+     * that is 0 (-1: unknown): a read that would find it empty answers
+     * without taking the GIL. Nothing else writes to it during the call: it
+     * is the caller's thread that feeds it. */
+    Py_ssize_t budget;
+    int drained_eof;
+    int taken_in;              /* surplus holds what python_bio_begin took in */
 } python_bio_data;
+
+static Py_ssize_t
+surplus_left(const python_bio_data *d)
+{
+    return d->surplus != NULL ? PyBytes_GET_SIZE(d->surplus) - d->surplus_used : 0;
+}
+
+/* GIL held: release a surplus that has been read to the end. */
+static void
+surplus_drop_used(python_bio_data *d)
+{
+    if (d->surplus != NULL && surplus_left(d) == 0) {
+        Py_CLEAR(d->surplus);
+        d->surplus_used = 0;
+    }
+}
 
 static void
 stash_on(tlsctx_connection *conn, int from_bio)
@@ -120,24 +146,43 @@ stash_on(tlsctx_connection *conn, int from_bio)
     if (exc == NULL) {
         return;
     }
-    if (conn->exc != NULL) {
-        PyException_SetContext(exc, conn->exc);  /* steals the older one */
-    }
+    tlsctx_lock_acquire(&conn->lock);
+    PyObject *older = conn->exc;
     conn->exc = exc;
     conn->exc_is_bio = from_bio;
+    tlsctx_lock_release(&conn->lock);
+    if (older != NULL) {
+        PyException_SetContext(exc, older);  /* steals the older one */
+    }
 }
 
+/* The BIO methods below run inside OpenSSL calls made without the GIL:
+ * each takes it back (tlsctx_callback_enter) only around its Python code.
+ * Writes need none: they are kept and handed to the object's write() once
+ * the call returns (python_bio_flush), so a handshake flight or a long
+ * write() costs one Python call, not one per TLS record. */
 static int
 python_bio_write(BIO *bio, const char *data, int len)
 {
     python_bio_data *d = BIO_get_data(bio);
     BIO_clear_retry_flags(bio);
-    PyObject *r = PyObject_CallMethod(d->obj, "write", "y#", data, (Py_ssize_t)len);
-    if (r == NULL) {
-        stash_on(d->conn, 1);
-        return -1;
+    if (len <= 0) {
+        return 0;
     }
-    Py_DECREF(r);
+    if (d->pending_cap - d->pending_len < (size_t)len) {
+        size_t cap = d->pending_cap ? d->pending_cap : 16384;
+        while (cap - d->pending_len < (size_t)len) {
+            cap *= 2;
+        }
+        char *grown = OPENSSL_realloc(d->pending_out, cap);
+        if (grown == NULL) {
+            return -1;
+        }
+        d->pending_out = grown;
+        d->pending_cap = cap;
+    }
+    memcpy(d->pending_out + d->pending_len, data, (size_t)len);
+    d->pending_len += (size_t)len;
     return len;
 }
 
@@ -153,12 +198,170 @@ python_bio_eof(python_bio_data *d)
     return rc;
 }
 
-static int
-python_bio_read(BIO *bio, char *out, int len)
+/* Before an OpenSSL call, GIL held: how much the stdlib's MemoryBIO holds
+ * (python_bio_data.budget). During a handshake, whose flights are small,
+ * everything it holds is taken in now, so that OpenSSL reads it without
+ * coming back for the GIL; python_bio_end gives back what it left. A
+ * failure only leaves the count unknown. */
+static void
+python_bio_begin(python_bio_data *d, int handshake)
 {
-    python_bio_data *d = BIO_get_data(bio);
+    if (d == NULL || !d->copies_at_once) {
+        return;
+    }
+    d->budget = -1;
+    d->drained_eof = -1;
+    d->taken_in = 0;
+    PyObject *pending = PyObject_GetAttrString(d->obj, "pending");
+    Py_ssize_t n = pending != NULL ? PyLong_AsSsize_t(pending) : -1;
+    Py_XDECREF(pending);
+    if (n < 0) {
+        PyErr_Clear();
+        return;
+    }
+    surplus_drop_used(d);
+    if (n > 0 && handshake && d->surplus == NULL) {
+        PyObject *all = PyObject_CallMethod(d->obj, "read", NULL);
+        if (all == NULL || !PyBytes_Check(all)) {
+            Py_XDECREF(all);
+            PyErr_Clear();
+            return;
+        }
+        d->surplus = all;
+        d->surplus_used = 0;
+        d->taken_in = 1;
+        n = 0;
+    }
+    if (n == 0) {
+        int eof = python_bio_eof(d);
+        if (eof < 0) {
+            PyErr_Clear();
+            return;
+        }
+        d->drained_eof = eof;
+    }
+    d->budget = n;
+}
+
+/* After the call, GIL held: the count no longer holds, and what was taken
+ * in and not read goes back, so that the object's `pending` (asyncio's
+ * flow control) and content are what OpenSSL left, as with its own BIO. */
+static void
+python_bio_end(python_bio_data *d)
+{
+    if (d == NULL) {
+        return;
+    }
+    d->budget = -1;
+    d->drained_eof = -1;
+    if (!d->taken_in) {
+        surplus_drop_used(d);
+        return;
+    }
+    d->taken_in = 0;
+    Py_ssize_t left = surplus_left(d);
+    if (left == 0) {
+        surplus_drop_used(d);
+        return;
+    }
+    /* the object was emptied, so appending restores the same bytes */
+    PyObject *view = PyMemoryView_FromMemory(PyBytes_AS_STRING(d->surplus) + d->surplus_used,
+                                             left, PyBUF_READ);
+    PyObject *r = view != NULL ? PyObject_CallMethod(d->obj, "write", "O", view) : NULL;
+    Py_XDECREF(view);
+    if (r == NULL) {
+        PyErr_Clear();   /* (after write_eof()): kept here, read next */
+        return;
+    }
+    Py_DECREF(r);
+    Py_CLEAR(d->surplus);
+    d->surplus_used = 0;
+}
+
+/* Hand what OpenSSL wrote during the call to the object's write(); GIL
+ * held. An exception is kept on the connection (raised as the BIO's). */
+static void
+python_bio_flush(python_bio_data *d)
+{
+    if (d == NULL || d->pending_len == 0) {
+        return;
+    }
+    PyObject *r, *view = NULL;
+    if (d->copies_at_once) {
+        /* no bytes object (allocation and copy) for the stdlib's MemoryBIO */
+        view = PyMemoryView_FromMemory(d->pending_out, (Py_ssize_t)d->pending_len, PyBUF_READ);
+        r = view != NULL ? PyObject_CallMethod(d->obj, "write", "O", view) : NULL;
+    }
+    else {
+        r = PyObject_CallMethod(d->obj, "write", "y#", d->pending_out,
+                                (Py_ssize_t)d->pending_len);
+    }
+    d->pending_len = 0;
+    if (d->pending_cap > 1 << 20) {
+        /* a long write: give the memory back */
+        OPENSSL_free(d->pending_out);
+        d->pending_out = NULL;
+        d->pending_cap = 0;
+    }
+    if (r == NULL) {
+        stash_on(d->conn, 1);
+    }
+    Py_XDECREF(r);
+    Py_XDECREF(view);
+}
+
+/* OpenSSL reads a TLS record in two steps, its 5-byte header, then the
+ * body whose length the header gives. When it has just read a header, the
+ * body (what it will ask for next) is read in the same visit to Python and
+ * kept as surplus: one GIL round trip per record instead of two. Only that
+ * many bytes, never past the record, so the object keeps what OpenSSL has
+ * not asked for (asyncio sizes its buffers by its `pending`). */
+#define TLS_HEADER 5
+#define TLS_MAX_BODY (16384 + 2048)
+
+static int
+prefetch_record_body(python_bio_data *d, const unsigned char *header)
+{
+    if (header[0] & 0x80) {
+        return 0;   /* an SSLv2-format hello: not a TLS record header */
+    }
+    long body = ((long)header[3] << 8) | header[4];
+    if (body == 0 || body > TLS_MAX_BODY) {
+        return 0;   /* OpenSSL rejects it itself */
+    }
+    PyObject *data = PyObject_CallMethod(d->obj, "read", "l", body);
+    if (data != NULL && d->budget > 0 && PyBytes_Check(data)) {
+        d->budget -= PyBytes_GET_SIZE(data) < d->budget ? PyBytes_GET_SIZE(data) : d->budget;
+    }
+    if (data == NULL) {
+        stash_on(d->conn, 1);
+        return -1;
+    }
+    if (!PyBytes_Check(data)) {
+        /* another bytes-like type: as bytes, the surplus's type */
+        Py_SETREF(data, PyBytes_FromObject(data));
+        if (data == NULL) {
+            stash_on(d->conn, 1);
+            return -1;
+        }
+    }
+    if (PyBytes_GET_SIZE(data) > 0) {
+        d->surplus = data;
+        d->surplus_used = 0;
+    }
+    else {
+        Py_DECREF(data);
+    }
+    return 0;
+}
+
+/* Bytes from the object's read(len), GIL held. More than asked for is kept
+ * and handed out by the next reads, never dropped. */
+static int
+python_bio_read_held(BIO *bio, python_bio_data *d, char *out, int len)
+{
     Py_buffer view;
-    BIO_clear_retry_flags(bio);
+    surplus_drop_used(d);
     PyObject *data = PyObject_CallMethod(d->obj, "read", "i", len);
     if (data == NULL || PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0) {
         Py_XDECREF(data);
@@ -167,8 +370,25 @@ python_bio_read(BIO *bio, char *out, int len)
     }
     Py_ssize_t n = view.len < len ? view.len : len;
     memcpy(out, view.buf, (size_t)n);
+    if (d->budget > 0) {
+        d->budget -= view.len < d->budget ? view.len : d->budget;
+    }
+    if (view.len > n) {
+        d->surplus = PyBytes_FromStringAndSize((const char *)view.buf + n, view.len - n);
+        if (d->surplus == NULL) {
+            PyBuffer_Release(&view);
+            Py_DECREF(data);
+            stash_on(d->conn, 1);
+            return -1;
+        }
+        d->surplus_used = 0;
+    }
     PyBuffer_Release(&view);
     Py_DECREF(data);
+    if (n == TLS_HEADER && len == TLS_HEADER && d->surplus == NULL
+        && prefetch_record_body(d, (const unsigned char *)out) < 0) {
+        return -1;
+    }
     if (n > 0) {
         return (int)n;
     }
@@ -184,10 +404,37 @@ python_bio_read(BIO *bio, char *out, int len)
     return -1;
 }
 
-static long
-python_bio_ctrl(BIO *bio, int cmd, long num, void *ptr)
+static int
+python_bio_read(BIO *bio, char *out, int len)
 {
     python_bio_data *d = BIO_get_data(bio);
+    BIO_clear_retry_flags(bio);
+    Py_ssize_t left = surplus_left(d);
+    if (left > 0) {
+        /* an immutable bytes object of our own: no GIL needed to copy from
+         * it (it is released, once used up, with the GIL held) */
+        Py_ssize_t n = left < len ? left : len;
+        memcpy(out, PyBytes_AS_STRING(d->surplus) + d->surplus_used, (size_t)n);
+        d->surplus_used += n;
+        return (int)n;
+    }
+    if (d->budget == 0 && d->drained_eof >= 0 && surplus_left(d) == 0) {
+        /* known to be empty: what read() and eof would say, without Python */
+        if (d->drained_eof) {
+            return 0;
+        }
+        BIO_set_retry_read(bio);
+        return -1;
+    }
+    tlsctx_call_frame *gil = tlsctx_callback_enter();
+    int n = python_bio_read_held(bio, d, out, len);
+    tlsctx_callback_leave(gil);
+    return n;
+}
+
+static long
+python_bio_ctrl_held(python_bio_data *d, int cmd)
+{
     switch (cmd) {
     case BIO_CTRL_PENDING: {
         PyObject *pending = PyObject_GetAttrString(d->obj, "pending");
@@ -197,9 +444,12 @@ python_bio_ctrl(BIO *bio, int cmd, long num, void *ptr)
             stash_on(d->conn, 1);
             return 0;
         }
-        return n;
+        return n + (long)surplus_left(d);
     }
     case BIO_CTRL_EOF: {
+        if (surplus_left(d) > 0) {
+            return 0;
+        }
         int eof = python_bio_eof(d);
         if (eof < 0) {
             stash_on(d->conn, 1);
@@ -207,10 +457,27 @@ python_bio_ctrl(BIO *bio, int cmd, long num, void *ptr)
         }
         return eof;
     }
-    case BIO_CTRL_FLUSH:
-        return 1;
     }
     return 0;
+}
+
+static long
+python_bio_ctrl(BIO *bio, int cmd, long num, void *ptr)
+{
+    if (cmd == BIO_CTRL_FLUSH) {
+        return 1;   /* python_bio_flush runs when the call returns */
+    }
+    if (cmd == BIO_CTRL_WPENDING) {
+        python_bio_data *d = BIO_get_data(bio);
+        return (long)d->pending_len;
+    }
+    if (cmd != BIO_CTRL_PENDING && cmd != BIO_CTRL_EOF) {
+        return 0;
+    }
+    tlsctx_call_frame *gil = tlsctx_callback_enter();
+    long rc = python_bio_ctrl_held(BIO_get_data(bio), cmd);
+    tlsctx_callback_leave(gil);
+    return rc;
 }
 
 static int
@@ -220,10 +487,16 @@ python_bio_create(BIO *bio)
     return 1;
 }
 
+/* from SSL_free, with the GIL held */
 static int
 python_bio_destroy(BIO *bio)
 {
-    OPENSSL_free(BIO_get_data(bio));
+    python_bio_data *d = BIO_get_data(bio);
+    if (d != NULL) {
+        Py_CLEAR(d->surplus);
+        OPENSSL_free(d->pending_out);
+    }
+    OPENSSL_free(d);
     BIO_set_data(bio, NULL);
     return 1;
 }
@@ -250,7 +523,7 @@ python_bio_method_init(void)
 
 /* A BIO for `obj`, new; NULL with an exception set. */
 static BIO *
-bio_for(tlsctx_connection *conn, PyObject *obj, int *is_python)
+bio_for(tlsctx_connection *conn, PyObject *obj)
 {
     tlsctx_state *state = conn->state;
     if (Py_IS_TYPE(obj, state->memory_bio_type)) {
@@ -275,8 +548,10 @@ bio_for(tlsctx_connection *conn, PyObject *obj, int *is_python)
     }
     d->obj = obj;
     d->conn = conn;
+    d->copies_at_once = strcmp(Py_TYPE(obj)->tp_name, "_ssl.MemoryBIO") == 0;
+    d->budget = -1;
+    d->drained_eof = -1;
     BIO_set_data(bio, d);
-    *is_python = 1;
     return bio;
 }
 
@@ -315,8 +590,11 @@ typedef struct {
 static void
 ssl_call(tlsctx_connection *self, enum io_op op, void *buf, size_t len, io_result *r)
 {
-    /* a BIO written in Python needs the GIL; everything else runs without it */
-    PyThreadState *ts = self->python_bio ? NULL : PyEval_SaveThread();
+    /* without the GIL, BIOs written in Python included: every callback
+     * takes it back for its own Python code (threading.c) */
+    tlsctx_call_frame frame;
+    python_bio_begin(self->python_in, op == OP_HANDSHAKE);
+    tlsctx_release_gil(&frame, self);
     SSL *ssl = self->ssl;
     SSL *outer = tlsctx_trust_enter(ssl);
     r->count = 0;
@@ -356,9 +634,9 @@ ssl_call(tlsctx_connection *self, enum io_op op, void *buf, size_t len, io_resul
     r->saved_errno = r->failed ? errno : 0;
     r->ssl_error = r->failed ? SSL_get_error(ssl, r->ret) : SSL_ERROR_NONE;
     tlsctx_trust_leave(outer);
-    if (ts != NULL) {
-        PyEval_RestoreThread(ts);
-    }
+    tlsctx_restore_gil(&frame);
+    python_bio_end(self->python_in);
+    python_bio_flush(self->python_out);
 }
 
 /* After an OpenSSL call: an exception a callback stashed wins over a
@@ -367,12 +645,15 @@ ssl_call(tlsctx_connection *self, enum io_op op, void *buf, size_t len, io_resul
 static int
 raise_stashed(tlsctx_connection *self)
 {
+    tlsctx_lock_acquire(&self->lock);
     PyObject *stashed = self->exc;
+    int from_bio = self->exc_is_bio;
+    self->exc = NULL;
+    tlsctx_lock_release(&self->lock);
     if (stashed == NULL) {
         return PyErr_Occurred() ? -1 : 0;
     }
-    self->exc = NULL;
-    if (self->exc_is_bio || !PyErr_Occurred()) {
+    if (from_bio || !PyErr_Occurred()) {
         PyErr_Clear();
         restore_exception(stashed);
         return -1;
@@ -386,7 +667,10 @@ raise_stashed(tlsctx_connection *self)
 static PyObject *
 raise_failure(tlsctx_connection *self, const io_result *r)
 {
-    if (self->exc != NULL && self->exc_is_bio) {
+    tlsctx_lock_acquire(&self->lock);
+    int bio_failed = self->exc != NULL && self->exc_is_bio;
+    tlsctx_lock_release(&self->lock);
+    if (bio_failed) {
         ERR_clear_error();
         raise_stashed(self);
         return NULL;
@@ -433,12 +717,37 @@ socket_gone(tlsctx_state *state)
                                        "Underlying socket connection gone", __FILE__, __LINE__);
 }
 
+/* A callback or BIO method of this connection calling back into it (an SNI
+ * callback calling do_handshake(), a BIO's read() reading the connection):
+ * OpenSSL is in the middle of a call on this SSL, which must not start
+ * another. */
+static int
+refuse_reentry(tlsctx_connection *self)
+{
+    if (tlsctx_in_call(self)) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "re-entrant call: this TLS connection is inside an OpenSSL call "
+                        "(from one of its callbacks or BIO methods)");
+        return -1;
+    }
+    return 0;
+}
+
 static int
 io_begin(tlsctx_connection *self, io_ctx *io)
 {
     io->sock = NULL;
     io->timeout = 0.0;   /* memory BIOs behave as non-blocking */
     io->deadline = 0.0;
+    if (refuse_reentry(self) < 0) {
+        return -1;
+    }
+    if (self->deferred_exc != NULL) {
+        PyObject *exc = self->deferred_exc;
+        self->deferred_exc = NULL;
+        restore_exception(exc);
+        return -1;
+    }
     if (self->sock_ref == NULL) {
         return 0;
     }
@@ -588,6 +897,61 @@ error:
     return NULL;
 }
 
+/* Whether the Python-level incoming BIO has bytes OpenSSL has not read. */
+static int
+python_input_left(tlsctx_connection *self)
+{
+    python_bio_data *d = self->python_in;
+    if (surplus_left(d) > 0) {
+        return 1;
+    }
+    PyObject *pending = PyObject_GetAttrString(d->obj, "pending");
+    Py_ssize_t n = pending != NULL ? PyLong_AsSsize_t(pending) : -1;
+    Py_XDECREF(pending);
+    if (n < 0) {
+        PyErr_Clear();
+        return 0;
+    }
+    return n > 0;
+}
+
+/* A read over a Python-level BIO (asyncio's) that got one record's worth
+ * while more is waiting goes on filling the caller's buffer, as a socket's
+ * recv() would: one Python-level read() per chunk instead of one per TLS
+ * record. It stops at the first call that would not simply succeed; an
+ * error met there is kept (deferred_exc) and raised by the next call on the
+ * connection, so the bytes already read are returned first. */
+static void
+read_more(tlsctx_connection *self, char *mem, size_t len, io_result *r)
+{
+    if (self->python_in == NULL) {
+        return;
+    }
+    while (r->count < len && (SSL_pending(self->ssl) > 0 || python_input_left(self))) {
+        io_result more;
+        ssl_call(self, OP_READ, mem + r->count, len - r->count, &more);
+        if (!more.failed) {
+            r->count += more.count;
+            if (self->exc == NULL) {
+                continue;
+            }
+            raise_stashed(self);
+        }
+        else if (retryable(&more)
+                 || (more.ssl_error == SSL_ERROR_ZERO_RETURN && self->exc == NULL)) {
+            /* nothing more for now, or the peer's close_notify: the next
+             * read says so */
+            ERR_clear_error();
+            break;
+        }
+        else {
+            raise_failure(self, &more);
+        }
+        self->deferred_exc = fetch_exception();
+        break;
+    }
+}
+
 static PyObject *
 conn_read(tlsctx_connection *self, PyObject *args)
 {
@@ -633,9 +997,13 @@ conn_read(tlsctx_connection *self, PyObject *args)
         }
         if (r.ssl_error == SSL_ERROR_ZERO_RETURN
             && SSL_get_shutdown(self->ssl) == SSL_RECEIVED_SHUTDOWN) {
-            /* the peer closed cleanly: end of stream */
+            /* the peer closed cleanly: end of stream, unless a callback
+             * raised during this very call */
             r.count = 0;
             ERR_clear_error();
+            if (raise_stashed(self) < 0) {
+                goto error;
+            }
             goto done;
         }
         st = io_wait_for(&io, &r);
@@ -657,6 +1025,7 @@ conn_read(tlsctx_connection *self, PyObject *args)
     if (raise_stashed(self) < 0) {
         goto error;
     }
+    read_more(self, mem, (size_t)len, &r);
 done:
     Py_XDECREF(io.sock);
     if (into) {
@@ -974,23 +1343,6 @@ conn_getpeercert(tlsctx_connection *self, PyObject *args)
     return result;
 }
 
-/* DER bytes of each certificate of a chain, in order */
-static PyObject *
-chain_to_list(tlsctx_state *state, STACK_OF(X509) *chain)
-{
-    PyObject *list = PyList_New(0);
-    for (int i = 0; list != NULL && i < sk_X509_num(chain); i++) {
-        PyObject *der = tlsctx_certificate_der(state, sk_X509_value(chain, i));
-        if (der == NULL || PyList_Append(list, der) < 0) {
-            Py_XDECREF(der);
-            Py_CLEAR(list);
-            break;
-        }
-        Py_DECREF(der);
-    }
-    return list;
-}
-
 static PyObject *
 conn_get_verified_chain(tlsctx_connection *self, PyObject *unused)
 {
@@ -998,30 +1350,33 @@ conn_get_verified_chain(tlsctx_connection *self, PyObject *unused)
     if (chain == NULL) {
         Py_RETURN_NONE;
     }
-    return chain_to_list(self->state, chain);
+    return tlsctx_certificate_list(self->state, chain);
 }
 
 static PyObject *
 conn_get_unverified_chain(tlsctx_connection *self, PyObject *unused)
 {
     STACK_OF(X509) *chain = SSL_get_peer_cert_chain(self->ssl);
-    if (chain == NULL) {
+    if (!self->server_side) {
+        return chain == NULL ? Py_NewRef(Py_None) : tlsctx_certificate_list(self->state, chain);
+    }
+    /* A server's view of the chain leaves out the client's own certificate,
+     * and a resumed session keeps only that certificate: as 3.15, the peer's
+     * certificate first when there is one, then the rest of the chain. */
+    X509 *peer = SSL_get1_peer_certificate(self->ssl);
+    if (chain == NULL && peer == NULL) {
         Py_RETURN_NONE;
     }
-    PyObject *list = chain_to_list(self->state, chain);
-    if (list == NULL || !self->server_side) {
-        return list;
+    PyObject *list = chain != NULL ? tlsctx_certificate_list(self->state, chain) : PyList_New(0);
+    PyObject *first = NULL;
+    if (list != NULL && peer != NULL) {
+        first = tlsctx_certificate_new(self->state, peer);
+        if (first == NULL || PyList_Insert(list, 0, first) < 0) {
+            Py_CLEAR(list);
+        }
     }
-    /* a server's view of the chain leaves out the client's own certificate */
-    X509 *peer = SSL_get1_peer_certificate(self->ssl);
-    PyObject *first = peer ? tlsctx_certificate_der(self->state, peer) : Py_NewRef(Py_None);
+    Py_XDECREF(first);
     X509_free(peer);
-    if (first == NULL || PyList_Insert(list, 0, first) < 0) {
-        Py_XDECREF(first);
-        Py_DECREF(list);
-        return NULL;
-    }
-    Py_DECREF(first);
     return list;
 }
 
@@ -1168,6 +1523,92 @@ conn_verify_client_post_handshake(tlsctx_connection *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+/* ---- what a connection takes from its context --------------------------------- */
+
+/* The names of `ctx`'s ciphers of one kind (TLS 1.3 suites or not), in order,
+ * joined with ':'; a new buffer (PyMem), NULL with an exception set. */
+static char *
+cipher_names(SSL_CTX *ctx, int tls13)
+{
+    STACK_OF(SSL_CIPHER) *ciphers = SSL_CTX_get_ciphers(ctx);
+    size_t size = 1;
+    for (int i = 0; i < sk_SSL_CIPHER_num(ciphers); i++) {
+        size += strlen(SSL_CIPHER_get_name(sk_SSL_CIPHER_value(ciphers, i))) + 1;
+    }
+    char *names = PyMem_Malloc(size), *end = names;
+    if (names == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (int i = 0; i < sk_SSL_CIPHER_num(ciphers); i++) {
+        const SSL_CIPHER *c = sk_SSL_CIPHER_value(ciphers, i);
+        if ((strcmp(SSL_CIPHER_get_version(c), "TLSv1.3") == 0) != tls13) {
+            continue;
+        }
+        const char *name = SSL_CIPHER_get_name(c);
+        size_t n = strlen(name);
+        if (end != names) {
+            *end++ = ':';
+        }
+        memcpy(end, name, n);
+        end += n;
+    }
+    *end = '\0';
+    return names;
+}
+
+/* OpenSSL reads an SSL's cipher list from its SSL_CTX until the SSL has one
+ * of its own, so set_ciphers() or set_ciphersuites() on the context would
+ * free the list under a handshake running without the GIL. Each connection
+ * gets its own copy of its context's list, and the context's server ALPN
+ * list (an immutable bytes object) is pinned the same way: reconfiguring a
+ * context only changes the connections made after. The rest of what the
+ * handshake reads (certificate and key, groups, signature algorithms, ALPN
+ * offer, options, verify parameters) OpenSSL already copies into the SSL.
+ * `switched`: SSL_set_SSL_CTX moved the SSL to `ctx` (an SNI callback), which
+ * OpenSSL's own handshake would then read its ciphers from. */
+static int
+pin_context_settings(tlsctx_connection *self, tlsctx_context *ctx, int switched)
+{
+    int ok = 0;
+    char *tls13 = cipher_names(ctx->ctx, 1);
+    char *tls12 = NULL;
+    if (tls13 == NULL) {
+        return -1;
+    }
+    /* without a list of its own yet, the SSL copies the context's (the TLS 1.2
+     * part as it is) and rebuilds the TLS 1.3 part from these names */
+    ok = SSL_set_ciphersuites(self->ssl, tls13);
+    if (ok && switched) {
+        tls12 = cipher_names(ctx->ctx, 0);
+        if (tls12 == NULL) {
+            PyMem_Free(tls13);
+            return -1;
+        }
+        ok = SSL_set_cipher_list(self->ssl, tls12);
+    }
+    PyMem_Free(tls13);
+    PyMem_Free(tls12);
+    if (!ok) {
+        tlsctx_set_ssl_error(self->state, NULL);
+        return -1;
+    }
+    Py_XSETREF(self->alpn, tlsctx_locked_get(&ctx->lock, &ctx->alpn_protocols));
+    return 0;
+}
+
+const unsigned char *
+tlsctx_connection_alpn(const SSL *ssl, unsigned int *len)
+{
+    tlsctx_connection *self = SSL_get_app_data(ssl);
+    if (self == NULL || self->alpn == NULL) {
+        *len = 0;
+        return (const unsigned char *)"";
+    }
+    *len = (unsigned int)PyBytes_GET_SIZE(self->alpn);
+    return (const unsigned char *)PyBytes_AS_STRING(self->alpn);
+}
+
 /* ---- attributes -------------------------------------------------------------- */
 
 static PyObject *
@@ -1190,6 +1631,9 @@ conn_set_context(tlsctx_connection *self, PyObject *value, void *closure)
     tlsctx_context *ctx = (tlsctx_context *)value;
     if (SSL_set_SSL_CTX(self->ssl, ctx->ctx) == NULL) {
         tlsctx_set_ssl_error(self->state, NULL);
+        return -1;
+    }
+    if (pin_context_settings(self, ctx, 1) < 0) {
         return -1;
     }
     Py_SETREF(self->ctx, (tlsctx_context *)Py_NewRef(value));
@@ -1238,8 +1682,6 @@ conn_set_owner(tlsctx_connection *self, PyObject *value, void *closure)
     return 0;
 }
 
-static PyObject *session_wrap(tlsctx_state *state, tlsctx_context *ctx, SSL_SESSION *session);
-
 static PyObject *
 conn_get_session(tlsctx_connection *self, void *closure)
 {
@@ -1247,7 +1689,7 @@ conn_get_session(tlsctx_connection *self, void *closure)
     if (session == NULL) {
         Py_RETURN_NONE;
     }
-    return session_wrap(self->state, self->ctx, session);
+    return tlsctx_session_wrap(self->state, self->ctx, session);
 }
 
 static int
@@ -1262,6 +1704,9 @@ conn_set_session(tlsctx_connection *self, PyObject *value, void *closure)
         return -1;
     }
     tlsctx_session *session = (tlsctx_session *)value;
+    if (refuse_reentry(self) < 0) {
+        return -1;
+    }
     if (session->ctx->ctx != self->ctx->ctx) {
         PyErr_SetString(PyExc_ValueError, "Session refers to a different SSLContext.");
         return -1;
@@ -1300,6 +1745,8 @@ conn_traverse(tlsctx_connection *self, visitproc visit, void *arg)
     Py_VISIT(self->incoming);
     Py_VISIT(self->outgoing);
     Py_VISIT(self->exc);
+    Py_VISIT(self->alpn);
+    Py_VISIT(self->deferred_exc);
     return 0;
 }
 
@@ -1313,6 +1760,8 @@ conn_clear(tlsctx_connection *self)
     Py_CLEAR(self->incoming);
     Py_CLEAR(self->outgoing);
     Py_CLEAR(self->exc);
+    Py_CLEAR(self->alpn);
+    Py_CLEAR(self->deferred_exc);
     return 0;
 }
 
@@ -1409,10 +1858,13 @@ new_connection(tlsctx_context *ctx, PyObject *sock, int fd, PyObject *incoming,
     self->sock_ref = self->owner_ref = self->server_hostname = NULL;
     self->incoming = self->outgoing = self->exc = NULL;
     self->exc_is_bio = 0;
+    memset(&self->lock, 0, sizeof(self->lock));
     self->server_side = server_side;
     self->shutdown_seen_zero = 0;
-    self->python_bio = 0;
     self->eof_error = 0;
+    self->alpn = NULL;
+    self->python_in = self->python_out = NULL;
+    self->deferred_exc = NULL;
     PyObject_GC_Track(self);
 
     ERR_clear_error();
@@ -1422,8 +1874,9 @@ new_connection(tlsctx_context *ctx, PyObject *sock, int fd, PyObject *incoming,
         goto error;
     }
     SSL_set_app_data(self->ssl, self);
-    /* the store it verifies with, whatever the context loads later */
-    if (tlsctx_trust_pin(ctx, self->ssl) < 0) {
+    /* the store, cipher list and ALPN list it uses, whatever the context
+     * changes later */
+    if (tlsctx_trust_pin(ctx, self->ssl) < 0 || pin_context_settings(self, ctx, 0) < 0) {
         goto error;
     }
     if (sock != NULL) {
@@ -1435,19 +1888,25 @@ new_connection(tlsctx_context *ctx, PyObject *sock, int fd, PyObject *incoming,
     else {
         self->incoming = Py_NewRef(incoming);
         self->outgoing = Py_NewRef(outgoing);
-        BIO *rbio = bio_for(self, incoming, &self->python_bio);
+        BIO *rbio = bio_for(self, incoming);
         if (rbio == NULL) {
             goto error;
         }
         BIO *wbio = rbio;
         if (outgoing != incoming) {
-            wbio = bio_for(self, outgoing, &self->python_bio);
+            wbio = bio_for(self, outgoing);
             if (wbio == NULL) {
                 BIO_free(rbio);
                 goto error;
             }
         }
         SSL_set_bio(self->ssl, rbio, wbio);  /* takes both */
+        if (!Py_IS_TYPE(incoming, state->memory_bio_type)) {
+            self->python_in = BIO_get_data(rbio);
+        }
+        if (!Py_IS_TYPE(outgoing, state->memory_bio_type)) {
+            self->python_out = BIO_get_data(wbio);
+        }
     }
     SSL_set_mode(self->ssl, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_AUTO_RETRY);
 
@@ -1586,17 +2045,14 @@ tlsctx_connection_for_callback(SSL *ssl)
     if (self == NULL) {
         Py_RETURN_NONE;
     }
-    /* user callbacks see the SSLSocket/SSLObject, else the socket, else us */
-    PyObject *refs[2] = {self->owner_ref, self->sock_ref};
-    for (int i = 0; i < 2; i++) {
-        if (refs[i] != NULL) {
-            PyObject *obj = weak_get(refs[i]);
-            if (obj != NULL || PyErr_Occurred()) {
-                return obj;
-            }
-        }
+    /* user callbacks see the SSLSocket/SSLObject, else the socket, else us;
+     * once that object is gone there is nobody to call back (the stdlib's
+     * rule): NULL without an exception */
+    PyObject *ref = self->owner_ref != NULL ? self->owner_ref : self->sock_ref;
+    if (ref == NULL) {
+        return Py_NewRef((PyObject *)self);
     }
-    return Py_NewRef((PyObject *)self);
+    return weak_get(ref);
 }
 
 void
@@ -1664,295 +2120,11 @@ static PyType_Spec conn_spec = {
     .slots = conn_slots,
 };
 
-/* ---- MemoryBIO -------------------------------------------------------------------- */
-
-static PyObject *
-memory_bio_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
-{
-    if (kwargs != NULL && PyDict_GET_SIZE(kwargs) != 0) {
-        PyErr_SetString(PyExc_TypeError, "MemoryBIO() takes no keyword arguments");
-        return NULL;
-    }
-    if (!PyArg_ParseTuple(args, ":MemoryBIO")) {
-        return NULL;
-    }
-    PyObject *module = PyType_GetModuleByDef(type, &tlsctx_module_def);
-    if (module == NULL) {
-        return NULL;
-    }
-    BIO *bio = BIO_new(BIO_s_mem());
-    if (bio == NULL) {
-        return tlsctx_set_ssl_error(tlsctx_get_state(module), NULL);
-    }
-    /* empty means "wait for more" until write_eof() */
-    BIO_set_retry_read(bio);
-    BIO_set_mem_eof_return(bio, -1);
-    tlsctx_memory_bio *self = (tlsctx_memory_bio *)type->tp_alloc(type, 0);
-    if (self == NULL) {
-        BIO_free(bio);
-        return NULL;
-    }
-    self->bio = bio;
-    self->eof_written = 0;
-    return (PyObject *)self;
-}
-
-static void
-memory_bio_dealloc(tlsctx_memory_bio *self)
-{
-    PyTypeObject *type = Py_TYPE(self);
-    BIO_free(self->bio);
-    type->tp_free(self);
-    Py_DECREF(type);
-}
-
-static tlsctx_state *
-memory_bio_state(tlsctx_memory_bio *self)
-{
-    return tlsctx_state_from_type(Py_TYPE(self));
-}
-
-static PyObject *
-memory_bio_read(tlsctx_memory_bio *self, PyObject *args)
-{
-    int len = -1;
-    if (!PyArg_ParseTuple(args, "|i:read", &len)) {
-        return NULL;
-    }
-    size_t pending = BIO_ctrl_pending(self->bio);
-    int avail = pending > INT_MAX ? INT_MAX : (int)pending;
-    if (len < 0 || len > avail) {
-        len = avail;
-    }
-    PyObject *result = PyBytes_FromStringAndSize(NULL, len);
-    if (result == NULL || len == 0) {
-        return result;
-    }
-    int n = BIO_read(self->bio, PyBytes_AS_STRING(result), len);
-    if (n < 0) {
-        Py_DECREF(result);
-        return tlsctx_set_ssl_error(memory_bio_state(self), NULL);
-    }
-    if (n < len) {
-        Py_SETREF(result, PyBytes_FromStringAndSize(PyBytes_AS_STRING(result), n));
-    }
-    return result;
-}
-
-static PyObject *
-memory_bio_write(tlsctx_memory_bio *self, PyObject *arg)
-{
-    Py_buffer b;
-    PyObject *result = NULL;
-    if (PyObject_GetBuffer(arg, &b, PyBUF_SIMPLE) < 0) {
-        return NULL;
-    }
-    if (b.len > INT_MAX) {
-        PyErr_Format(PyExc_OverflowError, "string longer than %d bytes", INT_MAX);
-        goto done;
-    }
-    if (self->eof_written) {
-        PyErr_SetString(memory_bio_state(self)->SSLError, "cannot write() after write_eof()");
-        goto done;
-    }
-    int n = BIO_write(self->bio, b.buf, (int)b.len);
-    if (n < 0) {
-        tlsctx_set_ssl_error(memory_bio_state(self), NULL);
-        goto done;
-    }
-    result = PyLong_FromLong(n);
-done:
-    PyBuffer_Release(&b);
-    return result;
-}
-
-static PyObject *
-memory_bio_write_eof(tlsctx_memory_bio *self, PyObject *unused)
-{
-    self->eof_written = 1;
-    /* once drained, reads report end of file instead of "retry" */
-    BIO_clear_retry_flags(self->bio);
-    BIO_set_mem_eof_return(self->bio, 0);
-    Py_RETURN_NONE;
-}
-
-static PyObject *
-memory_bio_get_pending(tlsctx_memory_bio *self, void *closure)
-{
-    return PyLong_FromSize_t(BIO_ctrl_pending(self->bio));
-}
-
-static PyObject *
-memory_bio_get_eof(tlsctx_memory_bio *self, void *closure)
-{
-    return PyBool_FromLong(BIO_ctrl_pending(self->bio) == 0 && self->eof_written);
-}
-
-static PyMethodDef memory_bio_methods[] = {
-    {"read", (PyCFunction)memory_bio_read, METH_VARARGS, NULL},
-    {"write", (PyCFunction)memory_bio_write, METH_O, NULL},
-    {"write_eof", (PyCFunction)memory_bio_write_eof, METH_NOARGS, NULL},
-    {NULL, NULL, 0, NULL},
-};
-
-static PyGetSetDef memory_bio_getset[] = {
-    {"pending", (getter)memory_bio_get_pending, NULL, "The number of bytes pending in the memory BIO.", NULL},
-    {"eof", (getter)memory_bio_get_eof, NULL, "Whether the memory BIO is at EOF.", NULL},
-    {NULL, NULL, NULL, NULL, NULL},
-};
-
-static PyType_Slot memory_bio_slots[] = {
-    {Py_tp_new, memory_bio_new},
-    {Py_tp_dealloc, memory_bio_dealloc},
-    {Py_tp_methods, memory_bio_methods},
-    {Py_tp_getset, memory_bio_getset},
-    {0, NULL},
-};
-
-static PyType_Spec memory_bio_spec = {
-    .name = "tlsctx.MemoryBIO",
-    .basicsize = sizeof(tlsctx_memory_bio),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE,
-    .slots = memory_bio_slots,
-};
-
-/* ---- SSLSession ---------------------------------------------------------------------- */
-
-/* steals `session` */
-static PyObject *
-session_wrap(tlsctx_state *state, tlsctx_context *ctx, SSL_SESSION *session)
-{
-    tlsctx_session *self = PyObject_GC_New(tlsctx_session, state->session_type);
-    if (self == NULL) {
-        SSL_SESSION_free(session);
-        return NULL;
-    }
-    self->session = session;
-    self->ctx = (tlsctx_context *)Py_NewRef((PyObject *)ctx);
-    PyObject_GC_Track(self);
-    return (PyObject *)self;
-}
-
-static int
-session_traverse(tlsctx_session *self, visitproc visit, void *arg)
-{
-    Py_VISIT(Py_TYPE(self));
-    Py_VISIT(self->ctx);
-    return 0;
-}
-
-static int
-session_clear(tlsctx_session *self)
-{
-    Py_CLEAR(self->ctx);
-    return 0;
-}
-
-static void
-session_dealloc(tlsctx_session *self)
-{
-    PyTypeObject *type = Py_TYPE(self);
-    PyObject_GC_UnTrack(self);
-    session_clear(self);
-    SSL_SESSION_free(self->session);
-    type->tp_free(self);
-    Py_DECREF(type);
-}
-
-static PyObject *
-session_richcompare(PyObject *left, PyObject *right, int op)
-{
-    PyTypeObject *type = Py_TYPE(left);
-    if ((op != Py_EQ && op != Py_NE) || !Py_IS_TYPE(right, type)) {
-        Py_RETURN_NOTIMPLEMENTED;
-    }
-    int equal = 1;
-    if (left != right) {
-        unsigned int len1, len2;
-        const unsigned char *id1 = SSL_SESSION_get_id(((tlsctx_session *)left)->session, &len1);
-        const unsigned char *id2 = SSL_SESSION_get_id(((tlsctx_session *)right)->session, &len2);
-        equal = len1 == len2 && memcmp(id1, id2, len1) == 0;
-    }
-    return PyBool_FromLong(op == Py_EQ ? equal : !equal);
-}
-
-static PyObject *
-session_get_time(tlsctx_session *self, void *closure)
-{
-    return PyLong_FromLong(SSL_SESSION_get_time(self->session));
-}
-
-static PyObject *
-session_get_timeout(tlsctx_session *self, void *closure)
-{
-    return PyLong_FromLong(SSL_SESSION_get_timeout(self->session));
-}
-
-static PyObject *
-session_get_ticket_lifetime_hint(tlsctx_session *self, void *closure)
-{
-    return PyLong_FromUnsignedLong(SSL_SESSION_get_ticket_lifetime_hint(self->session));
-}
-
-static PyObject *
-session_get_id(tlsctx_session *self, void *closure)
-{
-    unsigned int len;
-    const unsigned char *id = SSL_SESSION_get_id(self->session, &len);
-    return PyBytes_FromStringAndSize((const char *)id, len);
-}
-
-static PyObject *
-session_get_has_ticket(tlsctx_session *self, void *closure)
-{
-    return PyBool_FromLong(SSL_SESSION_has_ticket(self->session));
-}
-
-static PyGetSetDef session_getset[] = {
-    {"time", (getter)session_get_time, NULL, "Session creation time (seconds since epoch).", NULL},
-    {"timeout", (getter)session_get_timeout, NULL, "Session timeout (delta in seconds).", NULL},
-    {"ticket_lifetime_hint", (getter)session_get_ticket_lifetime_hint, NULL,
-     "Ticket life time hint.", NULL},
-    {"id", (getter)session_get_id, NULL, "Session ID.", NULL},
-    {"has_ticket", (getter)session_get_has_ticket, NULL, "Does the session contain a ticket?",
-     NULL},
-    {NULL, NULL, NULL, NULL, NULL},
-};
-
-static PyType_Slot session_slots[] = {
-    {Py_tp_dealloc, session_dealloc},
-    {Py_tp_traverse, session_traverse},
-    {Py_tp_clear, session_clear},
-    {Py_tp_richcompare, session_richcompare},
-    {Py_tp_getset, session_getset},
-    {Py_tp_hash, PyObject_HashNotImplemented},
-    {0, NULL},
-};
-
-static PyType_Spec session_spec = {
-    .name = "tlsctx.SSLSession",
-    .basicsize = sizeof(tlsctx_session),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE
-             | Py_TPFLAGS_DISALLOW_INSTANTIATION,
-    .slots = session_slots,
-};
-
 int
-tlsctx_setup_connection_types(PyObject *module, tlsctx_state *state)
+tlsctx_setup_connection_type(PyObject *module, tlsctx_state *state)
 {
     state->connection_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &conn_spec, NULL);
-    if (state->connection_type == NULL) {
-        return -1;
-    }
-    state->memory_bio_type =
-        (PyTypeObject *)PyType_FromModuleAndSpec(module, &memory_bio_spec, NULL);
-    if (state->memory_bio_type == NULL
-        || PyModule_AddObjectRef(module, "MemoryBIO", (PyObject *)state->memory_bio_type) < 0) {
-        return -1;
-    }
-    state->session_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &session_spec, NULL);
-    if (state->session_type == NULL
-        || PyModule_AddObjectRef(module, "SSLSession", (PyObject *)state->session_type) < 0
+    if (state->connection_type == NULL
         || PyModule_AddObjectRef(module, "_SSLSocket", (PyObject *)state->connection_type) < 0) {
         return -1;
     }

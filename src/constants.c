@@ -183,11 +183,107 @@ add_version_info(PyObject *module)
     if (tlsctx_module_add(module, "OPENSSL_VERSION_NUMBER", PyLong_FromUnsignedLong(linked)) < 0
         || tlsctx_module_add(module, "OPENSSL_VERSION_INFO", version_info(linked)) < 0
         || tlsctx_module_add(module, "OPENSSL_VERSION",
-                        PyUnicode_FromString(OpenSSL_version(OPENSSL_VERSION))) < 0
-        || tlsctx_module_add(module, "_OPENSSL_API_VERSION", version_info(OPENSSL_VERSION_NUMBER)) < 0) {
+                        PyUnicode_FromString(OpenSSL_version(OPENSSL_VERSION))) < 0) {
         return -1;
     }
     return 0;
+}
+
+/* CPython's own cipher string: what its _ssl sets on every fresh context
+ * unless the interpreter was configured otherwise. */
+#define TLSCTX_CPYTHON_CIPHERS \
+    "@SECLEVEL=2:ECDH+AESGCM:ECDH+CHACHA20:ECDH+AES:DHE+AES:!aNULL:!eNULL:!aDSS:!SHA1:!AESCCM"
+
+/* A string attribute of the stdlib's _ssl, or NULL without an exception
+ * when there is no _ssl or no such attribute. */
+static PyObject *
+stdlib_attribute(PyObject *stdlib, const char *name)
+{
+    if (stdlib == NULL) {
+        return NULL;
+    }
+    PyObject *value = PyObject_GetAttrString(stdlib, name);
+    if (value == NULL) {
+        PyErr_Clear();
+    }
+    return value;
+}
+
+/* The running interpreter's build choice, read from its _ssl (already loaded
+ * by then: tlsctx's package imports ssl; two attribute reads, no context).
+ * CPython's configure --with-ssl-default-suites picks one of three:
+ *   python  (the default): its own cipher string and a TLS 1.2 minimum;
+ *   a custom string:       that string and a TLS 1.2 minimum;
+ *   openssl (Debian's):    OpenSSL's default list untouched, no minimum;
+ *                          _DEFAULT_CIPHERS then is OpenSSL's default string.
+ * A fresh tlsctx context makes the same choice (context.c). */
+static int
+add_build_defaults(PyObject *module, tlsctx_state *state)
+{
+    PyObject *stdlib = PyImport_ImportModule("_ssl");
+    if (stdlib == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_ImportError)) {
+            return -1;
+        }
+        PyErr_Clear();
+    }
+    PyObject *ciphers = stdlib_attribute(stdlib, "_DEFAULT_CIPHERS");
+    PyObject *api = stdlib_attribute(stdlib, "_OPENSSL_API_VERSION");
+    Py_XDECREF(stdlib);
+    int rc = -1;
+    const char *text = TLSCTX_CPYTHON_CIPHERS;
+    if (ciphers != NULL && PyUnicode_Check(ciphers)) {
+        text = PyUnicode_AsUTF8(ciphers);
+        if (text == NULL) {
+            goto done;
+        }
+    }
+    Py_CLEAR(state->default_ciphers);
+    if (strcmp(text, OSSL_default_cipher_list()) != 0) {
+        state->default_ciphers = PyBytes_FromString(text);
+        if (state->default_ciphers == NULL) {
+            goto done;
+        }
+    }
+    if (PyModule_AddStringConstant(module, "_DEFAULT_CIPHERS", text) < 0) {
+        goto done;
+    }
+    /* _OPENSSL_API_VERSION is the header version the stdlib was compiled
+     * with; within one OpenSSL release series the API is the same, so the
+     * stdlib's value stands when tlsctx was built for that series too.
+     * tlsctx's own header version stays in _BUILD_OPENSSL_API_VERSION. */
+    PyObject *own = version_info(OPENSSL_VERSION_NUMBER);
+    if (own == NULL || PyModule_AddObjectRef(module, "_BUILD_OPENSSL_API_VERSION", own) < 0) {
+        Py_XDECREF(own);
+        goto done;
+    }
+    PyObject *chosen = own;
+    if (api != NULL && PyTuple_Check(api) && PyTuple_GET_SIZE(api) == 5) {
+        PyObject *major = PyLong_FromLong(OPENSSL_VERSION_MAJOR);
+        PyObject *minor = PyLong_FromLong(OPENSSL_VERSION_MINOR);
+        int same = -1;
+        if (major != NULL && minor != NULL) {
+            same = PyObject_RichCompareBool(PyTuple_GET_ITEM(api, 0), major, Py_EQ);
+            if (same == 1) {
+                same = PyObject_RichCompareBool(PyTuple_GET_ITEM(api, 1), minor, Py_EQ);
+            }
+        }
+        Py_XDECREF(major);
+        Py_XDECREF(minor);
+        if (same < 0) {
+            Py_DECREF(own);
+            goto done;
+        }
+        if (same) {
+            chosen = api;
+        }
+    }
+    rc = PyModule_AddObjectRef(module, "_OPENSSL_API_VERSION", chosen);
+    Py_DECREF(own);
+done:
+    Py_XDECREF(ciphers);
+    Py_XDECREF(api);
+    return rc;
 }
 
 int
@@ -208,9 +304,7 @@ tlsctx_setup_constants(PyObject *module, tlsctx_state *state)
             return -1;
         }
     }
-    if (PyModule_AddStringConstant(module, "_DEFAULT_CIPHERS",
-                                   "@SECLEVEL=2:ECDH+AESGCM:ECDH+CHACHA20:ECDH+AES:DHE+AES"
-                                   ":!aNULL:!eNULL:!aDSS:!SHA1:!AESCCM") < 0) {
+    if (add_build_defaults(module, state) < 0) {
         return -1;
     }
     return add_version_info(module);

@@ -93,17 +93,17 @@ protocol_deprecation(int protocol)
     return NULL;
 }
 
-/* Everything a fresh context gets before Python sees it, as stdlib 3.13. */
+/* The running stdlib's build choice (constants.c): its cipher string and a
+ * TLS 1.2 minimum for the version-flexible methods, or, where the interpreter
+ * keeps OpenSSL's defaults (Debian's), neither call at all. */
 static int
-apply_defaults(tlsctx_context *self)
+apply_build_defaults(tlsctx_context *self)
 {
     tlsctx_state *state = self->state;
-    uint64_t options = SSL_OP_ALL & ~SSL_OP_DONT_INSERT_EMPTY_FRAGMENTS;
-    options |= SSL_OP_NO_SSLv3 | SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE;
-    SSL_CTX_set_options(self->ctx, options);
-
-    if (SSL_CTX_set_cipher_list(self->ctx, "@SECLEVEL=2:ECDH+AESGCM:ECDH+CHACHA20:ECDH+AES"
-                                           ":DHE+AES:!aNULL:!eNULL:!aDSS:!SHA1:!AESCCM") != 1) {
+    if (state->default_ciphers == NULL) {
+        return 0;
+    }
+    if (SSL_CTX_set_cipher_list(self->ctx, PyBytes_AS_STRING(state->default_ciphers)) != 1) {
         ERR_clear_error();
         PyErr_SetString(state->SSLError, "No cipher can be selected.");
         return -1;
@@ -117,6 +117,21 @@ apply_defaults(tlsctx_context *self)
             PyErr_Format(PyExc_ValueError, "Failed to set minimum protocol 0x%x", TLS1_2_VERSION);
             return -1;
         }
+    }
+    return 0;
+}
+
+/* Everything a fresh context gets before Python sees it, as the running stdlib's. */
+static int
+apply_defaults(tlsctx_context *self)
+{
+    tlsctx_state *state = self->state;
+    uint64_t options = SSL_OP_ALL & ~SSL_OP_DONT_INSERT_EMPTY_FRAGMENTS;
+    options |= SSL_OP_NO_SSLv3 | SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE;
+    SSL_CTX_set_options(self->ctx, options);
+
+    if (apply_build_defaults(self) < 0) {
+        return -1;
     }
     SSL_CTX_set_mode(self->ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_AUTO_RETRY);
 
@@ -206,6 +221,7 @@ context_traverse(tlsctx_context *self, visitproc visit, void *arg)
     Py_VISIT(self->psk_client_callback);
     Py_VISIT(self->psk_server_callback);
     Py_VISIT(self->keylog_filename);
+    Py_VISIT(self->msg_callback);
     return 0;
 }
 
@@ -216,6 +232,7 @@ context_clear(tlsctx_context *self)
     Py_CLEAR(self->psk_client_callback);
     Py_CLEAR(self->psk_server_callback);
     Py_CLEAR(self->keylog_filename);
+    Py_CLEAR(self->msg_callback);
     return 0;
 }
 
@@ -249,18 +266,51 @@ get_options(tlsctx_context *self, void *closure)
     return PyLong_FromUnsignedLongLong(SSL_CTX_get_options(self->ctx));
 }
 
+/* An unsigned 64-bit options value, parsed as CPython 3.14+ does
+ * (PyLong_AsUInt64): any integer-like object, ValueError for a negative one,
+ * OverflowError past 64 bits.  tlsctx parses this way on every interpreter. */
+static int
+options_argument(PyObject *value, unsigned long long *result)
+{
+    PyObject *number = PyNumber_Index(value);
+    if (number == NULL) {
+        return -1;
+    }
+    int rc = -1;
+    PyObject *zero = PyLong_FromLong(0);
+    if (zero == NULL) {
+        goto done;
+    }
+    int negative = PyObject_RichCompareBool(number, zero, Py_LT);
+    Py_DECREF(zero);
+    if (negative < 0) {
+        goto done;
+    }
+    if (negative) {
+        PyErr_SetString(PyExc_ValueError, "Cannot convert negative int");
+        goto done;
+    }
+    *result = PyLong_AsUnsignedLongLong(number);
+    if (*result == (unsigned long long)-1 && PyErr_Occurred()) {
+        if (PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            PyErr_SetString(PyExc_OverflowError, "Python int too large for C unsigned long long");
+        }
+        goto done;
+    }
+    rc = 0;
+done:
+    Py_DECREF(number);
+    return rc;
+}
+
 static int
 set_options(tlsctx_context *self, PyObject *value, void *closure)
 {
     const uint64_t version_bits = SSL_OP_NO_SSLv2 | SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1
                                   | SSL_OP_NO_TLSv1_1 | SSL_OP_NO_TLSv1_2 | SSL_OP_NO_TLSv1_3;
-    PyObject *number;
     REJECT_DELETE(value);
-    if (!PyArg_Parse(value, "O!", &PyLong_Type, &number)) {
-        return -1;
-    }
-    unsigned long long wanted = PyLong_AsUnsignedLongLong(number);
-    if (wanted == (unsigned long long)-1 && PyErr_Occurred()) {
+    unsigned long long wanted;
+    if (options_argument(value, &wanted) < 0) {
         return -1;
     }
     uint64_t current = SSL_CTX_get_options(self->ctx);
@@ -413,13 +463,11 @@ static int
 set_version_bound(tlsctx_context *self, PyObject *value, void *closure)
 {
     int is_max = closure != NULL;
-    long version;
+    int version;
     REJECT_DELETE(value);
-    if (!PyArg_Parse(value, "l", &version)) {
-        return -1;
-    }
-    if (version > INT_MAX) {
-        PyErr_SetString(PyExc_OverflowError, "Option is too long");
+    /* a C int, as CPython 3.14+ parses it (3.13 and older: a C long, and
+     * "Option is too long" past INT_MAX) */
+    if (!PyArg_Parse(value, "i", &version)) {
         return -1;
     }
     switch (self->protocol) {

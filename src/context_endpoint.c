@@ -42,16 +42,13 @@ tlsctx_context_endpoint_free(tlsctx_context *self)
         BIO_free_all(self->keylog_bio);
         self->keylog_bio = NULL;
     }
-    PyMem_Free(self->alpn_protocols);
-    self->alpn_protocols = NULL;
-    self->alpn_protocols_len = 0;
+    Py_CLEAR(self->alpn_protocols);
 }
 
 /* ---- passwords ------------------------------------------------------------ */
 
 /* What the PEM password callback needs while OpenSSL runs without the GIL. */
 typedef struct {
-    PyThreadState *thread_state; /* saved while the GIL is released */
     PyObject *callable;          /* borrowed: a callable password, or NULL */
     char *password;              /* our copy, wiped before it is freed */
     int size;
@@ -111,11 +108,18 @@ password_set(password_info *pw, PyObject *value, const char *bad_type)
 }
 
 /* pem_password_cb: runs inside OpenSSL while the GIL is released. */
+/* No password was given: refuse, as CPython 3.15 does, without a prompt. */
+static int
+no_password_callback(char *buf, int size, int rwflag, void *userdata)
+{
+    return -1;
+}
+
 static int
 password_callback(char *buf, int size, int rwflag, void *userdata)
 {
     password_info *pw = userdata;
-    PyEval_RestoreThread(pw->thread_state);
+    tlsctx_call_frame *gil = tlsctx_callback_enter();
     /* OpenSSL 3 may ask again after a failure: do not call into Python
      * with an exception already set */
     if (pw->error) {
@@ -136,12 +140,12 @@ password_callback(char *buf, int size, int rwflag, void *userdata)
         PyErr_Format(PyExc_ValueError, "password cannot be longer than %d bytes", size);
         goto error;
     }
-    pw->thread_state = PyEval_SaveThread();
     memcpy(buf, pw->password, (size_t)pw->size);
+    tlsctx_callback_leave(gil);
     return pw->size;
 error:
     pw->error = 1;
-    pw->thread_state = PyEval_SaveThread();
+    tlsctx_callback_leave(gil);
     return -1;
 }
 
@@ -376,8 +380,9 @@ raise_load_error(tlsctx_context *self, const password_info *pw, int saved_errno,
 static int
 load_chain(tlsctx_context *self, chain_source *src, password_info *pw, int has_password)
 {
-    /* without a password OpenSSL's default prompt applies, as in the stdlib */
-    pem_password_cb *cb = has_password ? password_callback : NULL;
+    /* without a password an encrypted key fails to load: never OpenSSL's
+     * default of prompting on the terminal (CPython 3.15 does the same) */
+    pem_password_cb *cb = has_password ? password_callback : no_password_callback;
     void *cb_data = has_password ? pw : NULL;
     int ok, saved_errno = 0, rc = -1;
     PyObject *failed_file = NULL;   /* borrowed: the file errno is about */
@@ -392,7 +397,8 @@ load_chain(tlsctx_context *self, chain_source *src, password_info *pw, int has_p
     SSL_CTX_set_default_passwd_cb(scratch, cb);
     SSL_CTX_set_default_passwd_cb_userdata(scratch, cb_data);
 
-    pw->thread_state = PyEval_SaveThread();
+    tlsctx_call_frame frame;
+    tlsctx_release_gil(&frame, NULL);
     errno = 0;
     if (src->certfile != NULL) {
         ok = SSL_CTX_use_certificate_chain_file(scratch, PyBytes_AS_STRING(src->certfile));
@@ -422,8 +428,13 @@ load_chain(tlsctx_context *self, chain_source *src, password_info *pw, int has_p
             ok = 0;
         }
     }
-    PyEval_RestoreThread(pw->thread_state);
-    pw->thread_state = NULL;
+    tlsctx_restore_gil(&frame);
+    /* A password callback that raised fails the load even where OpenSSL
+     * went on and succeeded without it (a key it could read anyway): the
+     * exception is raised and the context stays as it was. */
+    if (pw->error) {
+        ok = 0;
+    }
     /* the context itself only changes with the GIL held */
     if (ok) {
         STACK_OF(X509) *chain = NULL;
@@ -636,15 +647,14 @@ tlsctx_context_get_ciphers(tlsctx_context *self, PyObject *unused)
 /* ---- ALPN ---------------------------------------------------------------- */
 
 /* Server side: the first of our protocols the client also offers. Runs
- * without the GIL; it reads only the context's C copy of the list. */
+ * without the GIL and needs none: it reads the immutable list its
+ * connection pinned, which set_alpn_protocols() cannot free. */
 static int
 alpn_select_callback(SSL *ssl, const unsigned char **out, unsigned char *outlen,
                      const unsigned char *in, unsigned int inlen, void *arg)
 {
-    tlsctx_context *self = arg;
-    const unsigned char *ours = self->alpn_protocols ? self->alpn_protocols
-                                                     : (const unsigned char *)"";
-    unsigned int ours_len = self->alpn_protocols ? self->alpn_protocols_len : 0;
+    unsigned int ours_len;
+    const unsigned char *ours = tlsctx_connection_alpn(ssl, &ours_len);
     if (in == NULL) {
         in = (const unsigned char *)"";
         inlen = 0;
@@ -672,23 +682,21 @@ tlsctx_context_set_alpn_protocols(tlsctx_context *self, PyObject *arg)
         PyErr_Format(PyExc_OverflowError, "protocols longer than %u bytes", UINT_MAX);
         goto done;
     }
-    unsigned char *copy = PyMem_Malloc(view.len > 0 ? (size_t)view.len : 1);
+    /* immutable once made: connections keep a reference of their own */
+    PyObject *copy = PyBytes_FromStringAndSize(view.buf, view.len);
     if (copy == NULL) {
-        PyErr_NoMemory();
         goto done;
     }
-    memcpy(copy, view.buf, (size_t)view.len);
-    /* OpenSSL keeps its own copy for the client side */
-    if (SSL_CTX_set_alpn_protos(self->ctx, copy, (unsigned int)view.len) != 0) {
-        PyMem_Free(copy);
+    /* OpenSSL keeps its own copy for the client side (and each SSL another) */
+    if (SSL_CTX_set_alpn_protos(self->ctx, (const unsigned char *)PyBytes_AS_STRING(copy),
+                                (unsigned int)view.len) != 0) {
+        Py_DECREF(copy);
         ERR_clear_error();
         PyErr_NoMemory();
         goto done;
     }
-    PyMem_Free(self->alpn_protocols);
-    self->alpn_protocols = copy;
-    self->alpn_protocols_len = (unsigned int)view.len;
-    SSL_CTX_set_alpn_select_cb(self->ctx, alpn_select_callback, self);
+    tlsctx_locked_set(&self->lock, &self->alpn_protocols, copy);
+    SSL_CTX_set_alpn_select_cb(self->ctx, alpn_select_callback, NULL);
     result = Py_NewRef(Py_None);
 done:
     PyBuffer_Release(&view);
@@ -851,6 +859,85 @@ tlsctx_context_set_num_tickets(tlsctx_context *self, PyObject *value, void *clos
     return 0;
 }
 
+/* ---- reporting a callback's exception ---------------------------------- */
+
+/* What CPython 3.14 does with an exception raised inside an SNI or PSK
+ * callback, on every interpreter: sys.unraisablehook gets it with
+ * err_msg "Exception ignored in ssl ... while calling ... <callback>" and
+ * object None (before 3.14: err_msg None and the callback as object).
+ * `format` takes one %R argument (or none, `arg` NULL). Clears the exception. */
+static void
+report_unraisable(const char *format, PyObject *arg)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    PyErr_FormatUnraisable(format, arg);
+#else
+    /* PyErr_FormatUnraisable is public from 3.13: build its hook arguments */
+    PyObject *type, *value, *tb, *types = NULL, *args = NULL, *result = NULL;
+    PyErr_Fetch(&type, &value, &tb);
+    if (type == NULL) {
+        return;
+    }
+    PyErr_NormalizeException(&type, &value, &tb);
+    PyObject *message = PyUnicode_FromFormat(format, arg);
+    PyObject *hook = PySys_GetObject("unraisablehook");              /* borrowed */
+    PyObject *default_hook = PySys_GetObject("__unraisablehook__");  /* borrowed */
+    if (message == NULL) {
+        goto fallback;
+    }
+    if (hook != NULL && hook != default_hook) {
+        types = PyImport_ImportModule("types");
+        PyObject *kwargs = types == NULL ? NULL
+            : Py_BuildValue("{sOsOsOsOsO}", "exc_type", type, "exc_value", value,
+                            "exc_traceback", tb != NULL ? tb : Py_None, "err_msg", message,
+                            "object", Py_None);
+        if (kwargs != NULL) {
+            PyObject *namespace = PyObject_GetAttrString(types, "SimpleNamespace");
+            PyObject *empty = PyTuple_New(0);
+            if (namespace != NULL && empty != NULL) {
+                args = PyObject_Call(namespace, empty, kwargs);
+            }
+            Py_XDECREF(namespace);
+            Py_XDECREF(empty);
+            Py_DECREF(kwargs);
+        }
+        if (args == NULL) {
+            goto fallback;
+        }
+        result = PyObject_CallOneArg(hook, args);
+        if (result == NULL) {
+            PyErr_WriteUnraisable(hook);
+        }
+        goto done;
+    }
+    /* the default hook's output: the message, then the traceback */
+    {
+        PyObject *line = PyUnicode_FromFormat("%U:\n", message);
+        PyObject *err = PySys_GetObject("stderr");
+        if (line != NULL && err != NULL && err != Py_None) {
+            PyFile_WriteObject(line, err, Py_PRINT_RAW);
+        }
+        Py_XDECREF(line);
+        PyErr_Clear();
+        PyErr_Display(type, value, tb);
+        goto done;
+    }
+fallback:
+    PyErr_Clear();
+    PyErr_Restore(type, value, tb);
+    type = value = tb = NULL;
+    PyErr_WriteUnraisable(arg);
+done:
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+    Py_XDECREF(message);
+    Py_XDECREF(types);
+    Py_XDECREF(args);
+    Py_XDECREF(result);
+#endif
+}
+
 /* ---- SNI ----------------------------------------------------------------- */
 
 /* The user callback's answer: None goes on, an int is the alert to send. */
@@ -862,7 +949,8 @@ sni_result(PyObject *result, int *alert)
     }
     long value = PyLong_AsLong(result);
     if (value == -1 && PyErr_Occurred()) {
-        PyErr_WriteUnraisable(result);
+        report_unraisable("Exception ignored in ssl servername callback "
+                          "while calling set SNI callback (result=%R)", result);
         *alert = SSL_AD_INTERNAL_ERROR;
     }
     else {
@@ -871,7 +959,7 @@ sni_result(PyObject *result, int *alert)
     return SSL_TLSEXT_ERR_ALERT_FATAL;
 }
 
-/* OpenSSL's servername callback (server side, during the handshake, maybe
+/* OpenSSL's servername callback (server side, during a handshake made
  * without the GIL): calls the context's sni_callback with (the connection's
  * Python object, the server name as an A-label str or None, the context). */
 static int
@@ -880,21 +968,24 @@ servername_callback(SSL *ssl, int *alert, void *arg)
     int rc = SSL_TLSEXT_ERR_ALERT_FATAL;
     PyObject *callback = NULL, *conn = NULL, *name = NULL, *result = NULL;
     const char *servername = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-    PyGILState_STATE gil = PyGILState_Ensure();
+    tlsctx_call_frame *gil = tlsctx_callback_enter();
 
     tlsctx_context *self = context_of(ssl);
-    if (self == NULL || self->sni_callback == NULL) {
+    /* the callback may replace itself or the context: keep both alive */
+    callback = self != NULL ? tlsctx_locked_get(&self->lock, &self->sni_callback) : NULL;
+    if (callback == NULL) {
         /* removed while this handshake was under way */
         rc = SSL_TLSEXT_ERR_OK;
         goto done;
     }
-    /* the callback may replace itself or the context: keep both alive */
     Py_INCREF(self);
-    callback = Py_NewRef(self->sni_callback);
     *alert = SSL_AD_INTERNAL_ERROR;
     conn = tlsctx_connection_for_callback(ssl);
     if (conn == NULL) {
-        PyErr_WriteUnraisable((PyObject *)self);
+        /* an error, or the connection's owner is gone: fail the handshake */
+        if (PyErr_Occurred()) {
+            report_unraisable("Exception ignored in ssl servername callback", NULL);
+        }
         goto release;
     }
     if (servername == NULL) {
@@ -904,13 +995,17 @@ servername_callback(SSL *ssl, int *alert, void *arg)
         /* the client sent an A-label: it stays one, as a str */
         name = PyUnicode_DecodeASCII(servername, (Py_ssize_t)strlen(servername), "strict");
         if (name == NULL) {
-            PyErr_WriteUnraisable((PyObject *)self);
+            PyObject *raw = PyBytes_FromString(servername);
+            report_unraisable("Exception ignored in ssl servername callback "
+                              "while decoding name %R", raw != NULL ? raw : Py_None);
+            Py_XDECREF(raw);
             goto release;
         }
     }
     result = PyObject_CallFunctionObjArgs(callback, conn, name, (PyObject *)self, NULL);
     if (result == NULL) {
-        PyErr_WriteUnraisable(callback);
+        report_unraisable("Exception ignored in ssl servername callback "
+                          "while calling set SNI callback %R", callback);
         *alert = SSL_AD_HANDSHAKE_FAILURE;
         goto release;
     }
@@ -922,7 +1017,7 @@ release:
     Py_DECREF(callback);
     Py_DECREF(self);
 done:
-    PyGILState_Release(gil);
+    tlsctx_callback_leave(gil);
     return rc;
 }
 
@@ -940,10 +1035,10 @@ tlsctx_context_set_sni_callback(tlsctx_context *self, PyObject *value, void *clo
     }
     if (value == Py_None) {
         SSL_CTX_set_tlsext_servername_callback(self->ctx, NULL);
-        Py_CLEAR(self->sni_callback);
+        tlsctx_locked_set(&self->lock, &self->sni_callback, NULL);
         return 0;
     }
-    Py_XSETREF(self->sni_callback, Py_NewRef(value));
+    tlsctx_locked_set(&self->lock, &self->sni_callback, Py_NewRef(value));
     SSL_CTX_set_tlsext_servername_callback(self->ctx, servername_callback);
     SSL_CTX_set_tlsext_servername_arg(self->ctx, self);
     return 0;
@@ -952,7 +1047,8 @@ tlsctx_context_set_sni_callback(tlsctx_context *self, PyObject *value, void *clo
 PyObject *
 tlsctx_context_get_sni_callback(tlsctx_context *self, void *closure)
 {
-    return Py_NewRef(self->sni_callback ? self->sni_callback : Py_None);
+    PyObject *callback = tlsctx_locked_get(&self->lock, &self->sni_callback);
+    return callback != NULL ? callback : Py_NewRef(Py_None);
 }
 
 /* ---- PSK ----------------------------------------------------------------- */
@@ -972,19 +1068,32 @@ psk_text(const char *text)
     return str;
 }
 
+/* A key (or identity) longer than OpenSSL's buffer fails the handshake, and
+ * says why (ValueError, through the unraisable hook as the callback's own
+ * errors) instead of failing silently. */
+static int
+psk_check_length(const char *what, Py_ssize_t len, unsigned int max)
+{
+    if ((size_t)len > max) {
+        PyErr_Format(PyExc_ValueError, "%s must be at most %u bytes, not %zd", what, max, len);
+        return -1;
+    }
+    return 0;
+}
+
 static unsigned int
 psk_client_callback(SSL *ssl, const char *hint, char *identity, unsigned int max_identity_len,
                     unsigned char *psk, unsigned int max_psk_len)
 {
     unsigned int rc = 0;
     PyObject *callback = NULL, *hint_obj = NULL, *result = NULL;
-    PyGILState_STATE gil = PyGILState_Ensure();
+    tlsctx_call_frame *gil = tlsctx_callback_enter();
 
     tlsctx_context *self = context_of(ssl);
-    if (self == NULL || self->psk_client_callback == NULL) {
+    callback = self != NULL ? tlsctx_locked_get(&self->lock, &self->psk_client_callback) : NULL;
+    if (callback == NULL) {
         goto done;
     }
-    callback = Py_NewRef(self->psk_client_callback);
     hint_obj = psk_text(hint);
     if (hint_obj == NULL) {
         goto done;
@@ -998,7 +1107,10 @@ psk_client_callback(SSL *ssl, const char *hint, char *identity, unsigned int max
     if (!PyArg_ParseTuple(result, "z#y#", &identity_data, &identity_len, &psk_data, &psk_len)) {
         goto done;
     }
-    if ((size_t)identity_len + 1 > max_identity_len || (size_t)psk_len > max_psk_len) {
+    /* the identity is NUL-terminated in OpenSSL's buffer */
+    if (psk_check_length("psk_identity", identity_len,
+                         max_identity_len > 0 ? max_identity_len - 1 : 0) < 0
+        || psk_check_length("psk", psk_len, max_psk_len) < 0) {
         goto done;
     }
     memcpy(psk, psk_data, (size_t)psk_len);
@@ -1009,12 +1121,13 @@ psk_client_callback(SSL *ssl, const char *hint, char *identity, unsigned int max
     rc = (unsigned int)psk_len;
 done:
     if (PyErr_Occurred()) {
-        PyErr_WriteUnraisable(callback);
+        report_unraisable("Exception ignored in ssl PSK client callback "
+                          "while calling callback %R", callback);
     }
     Py_XDECREF(result);
     Py_XDECREF(hint_obj);
     Py_XDECREF(callback);
-    PyGILState_Release(gil);
+    tlsctx_callback_leave(gil);
     return rc;
 }
 
@@ -1023,13 +1136,13 @@ psk_server_callback(SSL *ssl, const char *identity, unsigned char *psk, unsigned
 {
     unsigned int rc = 0;
     PyObject *callback = NULL, *identity_obj = NULL, *result = NULL;
-    PyGILState_STATE gil = PyGILState_Ensure();
+    tlsctx_call_frame *gil = tlsctx_callback_enter();
 
     tlsctx_context *self = context_of(ssl);
-    if (self == NULL || self->psk_server_callback == NULL) {
+    callback = self != NULL ? tlsctx_locked_get(&self->lock, &self->psk_server_callback) : NULL;
+    if (callback == NULL) {
         goto done;
     }
-    callback = Py_NewRef(self->psk_server_callback);
     identity_obj = psk_text(identity);
     if (identity_obj == NULL) {
         goto done;
@@ -1043,19 +1156,20 @@ psk_server_callback(SSL *ssl, const char *identity, unsigned char *psk, unsigned
     if (PyBytes_AsStringAndSize(result, &psk_data, &psk_len) < 0) {
         goto done;
     }
-    if ((size_t)psk_len > max_psk_len) {
+    if (psk_check_length("psk", psk_len, max_psk_len) < 0) {
         goto done;
     }
     memcpy(psk, psk_data, (size_t)psk_len);
     rc = (unsigned int)psk_len;
 done:
     if (PyErr_Occurred()) {
-        PyErr_WriteUnraisable(callback);
+        report_unraisable("Exception ignored in ssl PSK server callback "
+                          "while calling callback %R", callback);
     }
     Py_XDECREF(result);
     Py_XDECREF(identity_obj);
     Py_XDECREF(callback);
-    PyGILState_Release(gil);
+    tlsctx_callback_leave(gil);
     return rc;
 }
 
@@ -1076,7 +1190,8 @@ tlsctx_context_set_psk_client_callback(tlsctx_context *self, PyObject *args, PyO
         PyErr_SetString(PyExc_TypeError, "callback must be callable");
         return NULL;
     }
-    Py_XSETREF(self->psk_client_callback, callback == Py_None ? NULL : Py_NewRef(callback));
+    tlsctx_locked_set(&self->lock, &self->psk_client_callback,
+                      callback == Py_None ? NULL : Py_NewRef(callback));
     SSL_CTX_set_psk_client_callback(self->ctx, callback == Py_None ? NULL : psk_client_callback);
     Py_RETURN_NONE;
 }
@@ -1121,20 +1236,21 @@ tlsctx_context_set_psk_server_callback(tlsctx_context *self, PyObject *args, PyO
         PyErr_SetString(PyExc_ValueError, "failed to set identity hint");
         return NULL;
     }
-    Py_XSETREF(self->psk_server_callback, callback == Py_None ? NULL : Py_NewRef(callback));
+    tlsctx_locked_set(&self->lock, &self->psk_server_callback,
+                      callback == Py_None ? NULL : Py_NewRef(callback));
     SSL_CTX_set_psk_server_callback(self->ctx, callback == Py_None ? NULL : psk_server_callback);
     Py_RETURN_NONE;
 }
 
 /* ---- key logging --------------------------------------------------------- */
 
-/* OpenSSL's keylog callback: one NSS key-log line per secret, during the
- * handshake and maybe without the GIL. The GIL is taken for the whole write:
+/* OpenSSL's keylog callback: one NSS key-log line per secret, during a
+ * handshake made without the GIL. The GIL is taken for the whole write:
  * it is what keeps the setter from closing the file under us. */
 static void
 keylog_callback(const SSL *ssl, const char *line)
 {
-    PyGILState_STATE gil = PyGILState_Ensure();
+    tlsctx_call_frame *gil = tlsctx_callback_enter();
     tlsctx_context *self = context_of(ssl);
     if (self != NULL && self->keylog_bio != NULL) {
         errno = 0;
@@ -1147,7 +1263,7 @@ keylog_callback(const SSL *ssl, const char *line)
             tlsctx_connection_stash_exception((SSL *)ssl);
         }
     }
-    PyGILState_Release(gil);
+    tlsctx_callback_leave(gil);
 }
 
 /* Open for append; a file created here is readable by its owner only,
@@ -1232,6 +1348,86 @@ PyObject *
 tlsctx_context_get_keylog_filename(tlsctx_context *self, void *closure)
 {
     return Py_NewRef(self->keylog_filename ? self->keylog_filename : Py_None);
+}
+
+/* ---- the message callback (SSLContext._msg_callback) --------------------- */
+
+/* OpenSSL's message callback, for every protocol message a connection sends
+ * or receives (maybe without the GIL): calls the context's _msg_callback with
+ * (the connection's Python object, "read" or "write", version, content type,
+ * message type, the message bytes). An exception it raises is re-raised when
+ * the OpenSSL call returns. */
+static void
+msg_callback(int write_p, int version, int content_type, const void *buf, size_t len,
+             SSL *ssl, void *arg)
+{
+    const unsigned char *bytes = buf;
+    PyObject *callback = NULL, *conn = NULL, *result = NULL;
+    tlsctx_call_frame *gil = tlsctx_callback_enter();
+    tlsctx_context *self = context_of(ssl);
+    callback = self != NULL ? tlsctx_locked_get(&self->lock, &self->msg_callback) : NULL;
+    if (callback == NULL) {
+        goto done;
+    }
+    /* the message type, where the stdlib's reads it: never application data */
+    int msg_type = -1;
+    switch (content_type) {
+    case SSL3_RT_CHANGE_CIPHER_SPEC:
+        msg_type = SSL3_MT_CHANGE_CIPHER_SPEC;
+        break;
+    case SSL3_RT_ALERT:
+        /* level, then description */
+        msg_type = len > 1 ? bytes[1] : -1;
+        break;
+    case SSL3_RT_HEADER:
+        /* the record header: type, then the header's version */
+        if (len > 2) {
+            msg_type = bytes[0];
+            version = bytes[1] << 8 | bytes[2];
+        }
+        break;
+    case SSL3_RT_HANDSHAKE:
+    case SSL3_RT_INNER_CONTENT_TYPE:
+        msg_type = len > 0 ? bytes[0] : -1;
+        break;
+    default:
+        break;
+    }
+    conn = tlsctx_connection_for_callback(ssl);
+    if (conn != NULL) {
+        result = PyObject_CallFunction(callback, "Osiiiy#", conn, write_p ? "write" : "read",
+                                       version, content_type, msg_type, buf, (Py_ssize_t)len);
+    }
+    if (result == NULL && PyErr_Occurred()) {   /* else the owner is gone: no call */
+        tlsctx_connection_stash_exception(ssl);
+    }
+    Py_XDECREF(result);
+    Py_XDECREF(conn);
+    Py_DECREF(callback);
+done:
+    tlsctx_callback_leave(gil);
+}
+
+PyObject *
+tlsctx_context_get_msg_callback(tlsctx_context *self, void *closure)
+{
+    return Py_NewRef(self->msg_callback ? self->msg_callback : Py_None);
+}
+
+int
+tlsctx_context_set_msg_callback(tlsctx_context *self, PyObject *value, void *closure)
+{
+    REJECT_DELETE(value);
+    if (value != Py_None && !PyCallable_Check(value)) {
+        SSL_CTX_set_msg_callback(self->ctx, NULL);
+        tlsctx_locked_set(&self->lock, &self->msg_callback, NULL);
+        PyErr_SetString(PyExc_TypeError, "not a callable object");
+        return -1;
+    }
+    tlsctx_locked_set(&self->lock, &self->msg_callback,
+                      value == Py_None ? NULL : Py_NewRef(value));
+    SSL_CTX_set_msg_callback(self->ctx, value == Py_None ? NULL : msg_callback);
+    return 0;
 }
 
 /* ---- test hook ----------------------------------------------------------- */

@@ -193,7 +193,8 @@ tlsctx_setup_error_tables(PyObject *module, tlsctx_state *state)
         }
     }
     if (PyModule_AddObjectRef(module, "err_codes_to_names", state->reason_names) < 0
-        || PyModule_AddObjectRef(module, "lib_codes_to_names", state->lib_names) < 0) {
+        || PyModule_AddObjectRef(module, "lib_codes_to_names", state->lib_names) < 0
+        || PyModule_AddStringConstant(module, "_ERRTABLES_RELEASE", TLSCTX_ERRTABLES_RELEASE) < 0) {
         return -1;
     }
     return 0;
@@ -244,8 +245,11 @@ raise_ssl_error_full(tlsctx_state *state, PyObject *type, int ssl_errno, unsigne
             text = ERR_reason_error_string(code);
         }
     }
+    /* an error without a text names its code, as CPython 3.14+ does */
+    char unknown[48];
     if (text == NULL) {
-        text = "unknown error";
+        PyOS_snprintf(unknown, sizeof(unknown), "unknown error (0x%lx)", code);
+        text = unknown;
     }
     if (lib_obj != NULL && reason_obj != NULL && detail != NULL) {
         msg = PyUnicode_FromFormat("[%S: %S] %s: %S (%s:%d)", lib_obj, reason_obj, text,

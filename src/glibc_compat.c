@@ -1,5 +1,6 @@
-/* Compiled only into the static OpenSSL build (setup.py adds it when
- * TLSCTX_OPENSSL_STATIC=1 on a glibc older than 2.38).
+/* Compiled only into builds that link Debian trixie's libcrypto.a: setup.py
+ * adds it when TLSCTX_OPENSSL_STATIC=1 on a glibc older than 2.38, and
+ * tools/build_wheels.py always (its wheels are linked on glibc 2.31).
  *
  * OpenSSL built on glibc >= 2.38 with C23 headers calls __isoc23_strtol,
  * glibc 2.38's strtol that also accepts a "0b"/"0B" binary prefix when the

@@ -58,6 +58,11 @@ struct tlsctx_trust_cache {
     PyObject *bundles;   /* source key -> bundle capsule, oldest first */
     PyObject *stores;    /* (flags, *steps) -> shared store capsule, oldest first */
     unsigned long long hits, misses, parses;
+    /* (file env var, file, dir env var, dir) as bytes, replacing OpenSSL's
+     * compiled-in defaults; NULL keeps them. A bundled OpenSSL's own
+     * defaults point into the build machine's layout, so tlsctx/__init__.py
+     * hands it the stdlib's at import (_set_default_verify_paths). */
+    PyObject *default_paths;
 };
 
 static const char BUNDLE_CAPSULE[] = "tlsctx.trust_bundle";
@@ -1863,14 +1868,31 @@ env_or_default(const char *env_name, const char *fallback)
     return value != NULL ? value : fallback;
 }
 
+/* The default CA file and directory with their environment variables, in
+ * get_default_verify_paths() order: the replacements when set, else OpenSSL's. */
+static void
+default_path_names(tlsctx_trust_cache *cache, const char *names[4])
+{
+    if (cache->default_paths != NULL) {
+        for (int i = 0; i < 4; i++) {
+            names[i] = PyBytes_AS_STRING(PyTuple_GET_ITEM(cache->default_paths, i));
+        }
+        return;
+    }
+    names[0] = X509_get_default_cert_file_env();
+    names[1] = X509_get_default_cert_file();
+    names[2] = X509_get_default_cert_dir_env();
+    names[3] = X509_get_default_cert_dir();
+}
+
 int
 tlsctx_trust_set_default_paths(tlsctx_context *self)
 {
     tlsctx_state *state = self->state;
-    const char *file = env_or_default(X509_get_default_cert_file_env(),
-                                      X509_get_default_cert_file());
-    const char *dir = env_or_default(X509_get_default_cert_dir_env(),
-                                     X509_get_default_cert_dir());
+    const char *names[4];
+    default_path_names(get_cache(state), names);
+    const char *file = env_or_default(names[0], names[1]);
+    const char *dir = env_or_default(names[2], names[3]);
     trust_step steps[2];
     Py_ssize_t n = 0;
     int rc = -1;
@@ -2081,9 +2103,51 @@ trust_cache_info(PyObject *module, PyObject *unused)
 static PyObject *
 get_default_verify_paths(PyObject *module, PyObject *unused)
 {
-    return Py_BuildValue("(ssss)", X509_get_default_cert_file_env(),
-                         X509_get_default_cert_file(), X509_get_default_cert_dir_env(),
-                         X509_get_default_cert_dir());
+    const char *names[4];
+    default_path_names(get_cache(tlsctx_get_state(module)), names);
+    PyObject *result = PyTuple_New(4);
+    for (int i = 0; result != NULL && i < 4; i++) {
+        PyObject *name = PyUnicode_DecodeFSDefault(names[i]);
+        if (name == NULL) {
+            Py_CLEAR(result);
+            break;
+        }
+        PyTuple_SET_ITEM(result, i, name);
+    }
+    return result;
+}
+
+static PyObject *
+set_default_verify_paths(PyObject *module, PyObject *args)
+{
+    PyObject *names[4] = {NULL, NULL, NULL, NULL};
+    PyObject *paths = NULL;
+    if (!PyArg_ParseTuple(args, "O&O&O&O&:_set_default_verify_paths", PyUnicode_FSConverter,
+                          &names[0], PyUnicode_FSConverter, &names[1], PyUnicode_FSConverter,
+                          &names[2], PyUnicode_FSConverter, &names[3])) {
+        goto done;
+    }
+    paths = PyTuple_Pack(4, names[0], names[1], names[2], names[3]);
+    if (paths == NULL) {
+        goto done;
+    }
+    tlsctx_trust_cache *cache = get_cache(tlsctx_get_state(module));
+    Py_XSETREF(cache->default_paths, paths);
+done:
+    for (int i = 0; i < 4; i++) {
+        Py_XDECREF(names[i]);
+    }
+    if (paths == NULL) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+clear_default_verify_paths(PyObject *module, PyObject *unused)
+{
+    Py_CLEAR(get_cache(tlsctx_get_state(module))->default_paths);
+    Py_RETURN_NONE;
 }
 
 static PyObject *
@@ -2120,6 +2184,10 @@ static PyMethodDef trust_functions[] = {
      "Sizes, bounds and counters of the trust cache."},
     {"get_default_verify_paths", get_default_verify_paths, METH_NOARGS,
      "Return the OpenSSL default CA file and directory and their environment variables."},
+    {"_set_default_verify_paths", set_default_verify_paths, METH_VARARGS,
+     "Use these (file env var, file, dir env var, dir) instead of OpenSSL's defaults."},
+    {"_clear_default_verify_paths", clear_default_verify_paths, METH_NOARGS,
+     "Go back to the default paths compiled into OpenSSL."},
     {NULL},
 };
 
@@ -2133,6 +2201,7 @@ tlsctx_trust_cache_free(tlsctx_trust_cache *cache)
         PyThread_free_lock(cache->lock);
     }
 #endif
+    Py_CLEAR(cache->default_paths);
     PyMem_Free(cache);
 }
 
@@ -2163,6 +2232,15 @@ tlsctx_setup_trust_cache(PyObject *module, tlsctx_state *state)
     cache->bundles = PyDict_New();
     cache->stores = PyDict_New();
     if (cache->bundles == NULL || cache->stores == NULL) {
+        return -1;
+    }
+#ifdef TLSCTX_OPENSSL_BUNDLED
+    PyObject *bundled = Py_True;
+#else
+    PyObject *bundled = Py_False;
+#endif
+    /* whether OpenSSL is linked into the extension (a binary wheel) */
+    if (PyModule_AddObjectRef(module, "_OPENSSL_BUNDLED", bundled) < 0) {
         return -1;
     }
     return PyModule_AddFunctions(module, trust_functions);

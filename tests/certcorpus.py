@@ -445,6 +445,25 @@ RAISING = {"san_only_unreadable_utf8", "name_bad_utf8", "name_bad_bmp", "name_vi
 
 
 @functools.lru_cache(maxsize=None)
+def refused_by_stdlib():
+    """The corpus certificates the running stdlib's OpenSSL refuses to load.
+
+    This depends on the OpenSSL: 3.5+ refuses a UTCTime without seconds
+    (``utctime_no_seconds``) that 3.0 accepts.  Tests compare tlsctx with the
+    stdlib on these (both must refuse them alike) and leave them out of the
+    bundles that must load."""
+    import ssl
+    refused = set()
+    for key, der in corpus().items():
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        try:
+            ctx.load_verify_locations(cadata=der)
+        except ssl.SSLError:
+            refused.add(key)
+    return frozenset(refused)
+
+
+@functools.lru_cache(maxsize=None)
 def crl_pem():
     key = signing_key()
     crl = (x509.CertificateRevocationListBuilder()

@@ -2,6 +2,7 @@
 stdlib and compare what comes out."""
 import re
 import ssl
+import sys
 import warnings
 
 import tlsctx
@@ -12,10 +13,45 @@ _LOCATION = re.compile(r" \([A-Za-z_0-9]+\.c:\d+\)$")
 SAME_OPENSSL = ssl.OPENSSL_VERSION_NUMBER == tlsctx.OPENSSL_VERSION_NUMBER
 
 
+# CPython 3.14+ name the code of an error OpenSSL has no text for,
+# "unknown error (0x...)", as tlsctx does everywhere; older stdlibs say
+# "unknown error" (DOCUMENTED_DIFFERENCES["unknown error"] in test_parity).
+UNKNOWN_ERROR_CODE_FROM = (3, 14)
+_UNKNOWN_CODE = re.compile(r"^unknown error \(0x[0-9a-f]+\)$")
+
+
+# Differences that a CPython bug-fix release removed: name -> ({minor: first
+# agreeing release of that minor}, what differs).  Minors not listed agree.
+# (docs/differences.md; test_parity.DOCUMENTED_DIFFERENCES has the rest.)
+PATCH_DIFFERENCES = {
+    "fresh_context.options": (
+        {(3, 10): (3, 10, 11), (3, 11): (3, 11, 3)},
+        "fresh contexts set OP_IGNORE_UNEXPECTED_EOF (until gh-95494), which hides "
+        "truncation: a peer's missing close_notify reads as a clean end of data"),
+}
+
+
+def differs_in_this_release(name):
+    first = PATCH_DIFFERENCES[name][0].get(sys.version_info[:2])
+    return first is not None and sys.version_info[:3] < first
+
+
+def newest_defaults(ctx):
+    """A stdlib context as the newest stdlib makes it: the fresh-context
+    default an older bug-fix release still had is undone.  Tests compare
+    tlsctx with stdlib contexts passed through this."""
+    if differs_in_this_release("fresh_context.options"):
+        ctx.options &= ~ssl.OP_IGNORE_UNEXPECTED_EOF
+    return ctx
+
+
 def strip_location(message):
     """The message without the source location, and with tlsctx's module
     path in type names spelled as the stdlib's."""
-    return _LOCATION.sub("", str(message)).replace("tlsctx._tlsctx.", "_ssl.")
+    text = _LOCATION.sub("", str(message)).replace("tlsctx._tlsctx.", "_ssl.")
+    if sys.version_info[:2] < UNKNOWN_ERROR_CODE_FROM:
+        text = _UNKNOWN_CODE.sub("unknown error", text)
+    return text
 
 
 def outcome(func, *args, **kwargs):

@@ -215,3 +215,54 @@ def openssl_client(port, certs, *extra, data=b"hello\n"):
 
 
 MODULES = {"stdlib": ssl, "tlsctx": tlsctx}
+
+
+async def asyncio_tls_exchange(port, context, request, use_start_tls, until_closed=True):
+    """Connect to HOST:port with asyncio (TLS from the start with
+    open_connection(ssl=...), or TCP then loop.start_tls()), send
+    `request`, and return (everything received until the peer closes, the
+    transport's ssl_object).  Uses the loop API, which 3.10 has too."""
+    import asyncio
+    loop = asyncio.get_running_loop()
+    closed = loop.create_future()
+    chunks = []
+
+    class Collect(asyncio.Protocol):
+        def data_received(self, data):
+            chunks.append(data)
+            if not until_closed and len(b"".join(chunks)) >= len(request):
+                self.transport.close()
+
+        def connection_made(self, transport):
+            self.transport = transport
+
+        def connection_lost(self, exc):
+            if not closed.done():
+                closed.set_result(None)
+
+    if not use_start_tls:
+        reader, writer = await asyncio.open_connection(HOST, port, ssl=context,
+                                                       server_hostname="localhost")
+        tls = writer.get_extra_info("ssl_object")
+        writer.write(request)
+        data = await (reader.read() if until_closed else reader.readexactly(len(request)))
+        writer.close()
+        try:
+            await writer.wait_closed()
+        except OSError:
+            pass
+        return data, tls
+    plain, protocol = await loop.create_connection(Collect, HOST, port)
+    try:
+        transport = await loop.start_tls(plain, protocol, context, server_hostname="localhost")
+    except BaseException:
+        plain.close()   # else the server waits for the rest of the handshake
+        raise
+    protocol.transport = transport
+    tls = transport.get_extra_info("ssl_object")
+    try:
+        transport.write(request)
+        await asyncio.wait_for(closed, 60)
+    finally:
+        transport.close()
+    return b"".join(chunks), tls

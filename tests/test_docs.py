@@ -22,7 +22,7 @@ import test_trust_cache
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-VERSIONS = ["3.10", "3.11", "3.12", "3.13"]
+VERSIONS = ["3.10", "3.11", "3.12", "3.13", "3.14", "3.15"]
 RUNNING = "%d.%d" % sys.version_info[:2]
 
 
@@ -69,15 +69,25 @@ def test_public_names_are_found():
 DIFFERENCES = (DOCS / "differences.md").read_text()
 
 
+_PATCH_CELL = re.compile(r"^before (3\.\d+\.\d+)$")
+
+
+def is_version_cell(cell):
+    """differs, same, "before 3.x.y" (removed by that bug-fix release) or
+    "some" (some bug-fix releases of that version differ)."""
+    return cell in ("differs", "same", "some") or _PATCH_CELL.match(cell) is not None
+
+
 def version_rows():
-    """Table rows ending in one differs/same cell per CPython version, by each
+    """Table rows ending in one version cell per CPython version, by each
     `name` in their first cell."""
     rows = {}
+    width = len(VERSIONS)
     for line in DIFFERENCES.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) > len(VERSIONS) and all(c in ("differs", "same") for c in cells[-4:]):
+        if len(cells) > width and all(is_version_cell(c) for c in cells[-width:]):
             for key in re.findall(r"`([^`]+)`", cells[0]):
-                rows[key] = dict(zip(VERSIONS, cells[-4:]))
+                rows[key] = dict(zip(VERSIONS, cells[-width:]))
     return rows
 
 
@@ -87,6 +97,15 @@ ROWS = version_rows()
 def expected_cells(first_agreeing):
     return {v: "differs" if tuple(map(int, v.split("."))) < first_agreeing else "same"
             for v in VERSIONS}
+
+
+def cell_says_differs(cell, version_info):
+    """Whether a cell marks the interpreter `version_info` as differing
+    (None for "some": the tests ask the running stdlib)."""
+    match = _PATCH_CELL.match(cell)
+    if match:
+        return tuple(version_info[:3]) < tuple(map(int, match.group(1).split(".")))
+    return {"differs": True, "same": False}.get(cell)
 
 
 def threshold_tables():
@@ -105,6 +124,19 @@ def test_versioned_difference_is_documented(entry, first):
     assert ROWS[entry] == expected_cells(first), entry
 
 
+@pytest.mark.parametrize("entry", sorted(test_parity.PATCH_DIFFERENCES))
+def test_patch_release_difference_is_documented(entry):
+    firsts, _ = test_parity.PATCH_DIFFERENCES[entry]
+    assert entry in ROWS, "docs/differences.md has no row for %r" % entry
+    for version in VERSIONS:
+        minor = tuple(map(int, version.split(".")))
+        first = firsts.get(minor)
+        expected = "same" if first is None else "before %d.%d.%d" % first
+        assert ROWS[entry][version] == expected, (entry, version)
+    assert cell_says_differs(ROWS[entry][RUNNING], sys.version_info) == \
+        test_parity.differs_here(entry)
+
+
 def test_running_interpreter_differences_are_marked():
     """Tables that only say whether the running stdlib differs."""
     marked = {}
@@ -118,7 +150,8 @@ def test_running_interpreter_differences_are_marked():
     assert {"X25519", "X448", "RSA"} <= set(marked)
     for entry, differs in marked.items():
         assert entry in ROWS, "docs/differences.md has no row for %r" % entry
-        assert ROWS[entry][RUNNING] == ("differs" if differs else "same"), entry
+        says = cell_says_differs(ROWS[entry][RUNNING], sys.version_info)
+        assert says in (None, differs), entry
 
 
 @pytest.mark.parametrize("entry", sorted(set(test_certificates.TLSCTX_DIVERGENCES)

@@ -33,7 +33,20 @@ PY313 = sys.version_info >= (3, 13)
 #   * 3.10's set_ecdh_curve went through EC_KEY_new_by_curve_name, so names that
 #     are groups but not EC curves (X25519, X448) failed, and non-groups gave an
 #     EC error; 3.11+ use SSL_CTX_set1_groups like tlsctx.
-OLD_STDLIB_ECDH = {"X25519", "X448", "RSA"} if sys.version_info < (3, 11) else set()
+#     Early 3.11 releases (Debian 12's 3.11.2) still had the EC_KEY path, so
+#     the running stdlib's own answer for X25519 says which it is.
+
+
+def _stdlib_ecdh_takes_only_ec_curves():
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        ctx.set_ecdh_curve("X25519")
+    except ssl.SSLError:
+        return True
+    return False
+
+
+OLD_STDLIB_ECDH = {"X25519", "X448", "RSA"} if _stdlib_ecdh_takes_only_ec_curves() else set()
 # Deliberate differences from 3.13 (style rules: setters reject deletion and
 # validate before changing anything; key logs hold secrets):
 #   * `del ctx.sni_callback / num_tickets / keylog_filename` raise AttributeError

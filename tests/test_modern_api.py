@@ -278,6 +278,108 @@ def test_has_psk_tls13_follows_has_psk():
     assert tlsctx.HAS_PSK_TLS13 <= tlsctx.HAS_PSK
 
 
+# ---- the whole 3.15 context API against the real 3.15 stdlib -----------------
+
+def std_server():
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+
+
+def both_contexts(protocol):
+    """(tlsctx, stdlib) fresh contexts for "client" or "server"."""
+    return (client(), std_client()) if protocol == "client" else (server(), std_server())
+
+
+# good and bad values of every argument, as the 3.15 stdlib sees them
+GROUP_INPUTS = ["x25519", "secp256r1:secp384r1", "P-256:X25519", "ffdhe2048",
+                "x25519:secp256r1:ffdhe3072", "X25519MLKEM768", "?x25519:?bogus", "-x25519",
+                "bogus", "x25519:bogus", "secp256r1:", "", ":", "X25519:x25519", "DEFAULT",
+                "x" * 5000, 1, None, b"x25519", "x25519\0", ["x25519"]]
+SUITE_INPUTS = TLS13_SUITES + [":".join(TLS13_SUITES), "TLS_AES_128_CCM_SHA256",
+                               "TLS_AES_128_GCM_SHA256:bogus", "bogus", "", ":",
+                               "ECDHE-RSA-AES128-GCM-SHA256", "AESGCM", "DEFAULT", 1, None,
+                               b"TLS_AES_128_GCM_SHA256"]
+SIGALG_INPUTS = SIGALG_LISTS + ["bogus", "RSA+SHA256:bogus", "RSA+NOSUCHHASH", "", ":",
+                                "rsa_pss_pss_sha256", "ecdsa_secp384r1_sha384+", "RSA",
+                                "RSA+SHA256:RSA+SHA256", "?ed448:?bogus", 1, None, b"RSA+SHA256"]
+
+needs_315_stdlib = pytest.mark.skipif(
+    not (STDLIB_HAS_315 and SAME_OPENSSL),
+    reason="compares with the stdlib's 3.15 context API on the same OpenSSL: the running "
+           "stdlib is %s with %s" % (".".join(map(str, __import__("sys").version_info[:3])),
+                                     ssl.OPENSSL_VERSION))
+
+
+def ciphers_view(ctx):
+    return [(c["name"], c["protocol"]) for c in ctx.get_ciphers()]
+
+
+@needs_315_stdlib
+@pytest.mark.parametrize("protocol", ["client", "server"])
+@pytest.mark.parametrize("groups", GROUP_INPUTS, ids=repr)
+def test_set_groups_like_the_315_stdlib(protocol, groups):
+    mine, theirs = both_contexts(protocol)
+    assert outcome(mine.set_groups, groups) == outcome(theirs.set_groups, groups)
+    if LINKED >= NEEDS_OPENSSL["get_groups"]:
+        for aliases in (False, True):
+            assert (mine.get_groups(include_aliases=aliases)
+                    == theirs.get_groups(include_aliases=aliases))
+
+
+@needs_315_stdlib
+@pytest.mark.parametrize("kwargs", [{}, {"include_aliases": False}, {"include_aliases": True},
+                                    {"include_aliases": 1}, {"include_aliases": None},
+                                    {"include_aliases": "yes"}, {"bogus": True}])
+@pytest.mark.parametrize("bounds", [(None, None), ("TLSv1_3", None), (None, "TLSv1_2"),
+                                    ("TLSv1_2", "TLSv1_2")])
+def test_get_groups_like_the_315_stdlib(kwargs, bounds):
+    mine, theirs = both_contexts("client")
+    for ctx, module in ((mine, tlsctx), (theirs, ssl)):
+        if bounds[0]:
+            ctx.minimum_version = module.TLSVersion[bounds[0]]
+        if bounds[1]:
+            ctx.maximum_version = module.TLSVersion[bounds[1]]
+    assert outcome(mine.get_groups, **kwargs) == outcome(theirs.get_groups, **kwargs)
+    assert outcome(mine.get_groups, True) == outcome(theirs.get_groups, True)
+
+
+@needs_315_stdlib
+@pytest.mark.parametrize("protocol", ["client", "server"])
+@pytest.mark.parametrize("suites", SUITE_INPUTS, ids=repr)
+def test_set_ciphersuites_like_the_315_stdlib(protocol, suites):
+    mine, theirs = both_contexts(protocol)
+    assert outcome(mine.set_ciphersuites, suites) == outcome(theirs.set_ciphersuites, suites)
+    assert ciphers_view(mine) == ciphers_view(theirs)
+
+
+@needs_315_stdlib
+@pytest.mark.parametrize("method", ["set_client_sigalgs", "set_server_sigalgs"])
+@pytest.mark.parametrize("protocol", ["client", "server"])
+@pytest.mark.parametrize("sigalgs", SIGALG_INPUTS, ids=repr)
+def test_set_sigalgs_like_the_315_stdlib(method, protocol, sigalgs):
+    mine, theirs = both_contexts(protocol)
+    assert outcome(getattr(mine, method), sigalgs) == outcome(getattr(theirs, method), sigalgs)
+
+
+@needs_315_stdlib
+def test_get_sigalgs_and_flags_like_the_315_stdlib():
+    assert outcome(tlsctx.get_sigalgs) == outcome(ssl.get_sigalgs)
+    assert outcome(tlsctx.get_sigalgs, 1) == outcome(ssl.get_sigalgs, 1)
+    for name in ("HAS_PHA", "HAS_PSK_TLS13", "HAS_PSK"):
+        assert getattr(tlsctx, name) is getattr(ssl, name), name
+
+
+@needs_315_stdlib
+@pytest.mark.parametrize("name", ["set_groups", "get_groups", "set_ciphersuites",
+                                  "set_client_sigalgs", "set_server_sigalgs"])
+def test_315_method_signatures_like_the_stdlib(name):
+    mine, theirs = getattr(client(), name), getattr(std_client(), name)
+    for args, kwargs in (((), {}), (("x25519", "x25519"), {}), ((), {"groups": "x25519"}),
+                         ((), {"ciphersuites": "TLS_AES_128_GCM_SHA256"}),
+                         ((), {"sigalgs": "RSA+SHA256"}), ((), {"include_aliases": True})):
+        assert outcome(mine, *args, **kwargs)[0][:2] == outcome(theirs, *args, **kwargs)[0][:2], \
+            (args, kwargs)
+
+
 # ---- which OpenSSL ---------------------------------------------------------
 
 def test_openssl_version_describes_the_linked_library():
@@ -317,8 +419,11 @@ def test_methods_documented_by_315_exist_on_sslcontext():
 
 def test_python_m_tlsctx_names_both_openssl_libraries():
     import os
+    import platform
     import subprocess
     import sys
+
+    import tlsctx.__main__
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(tlsctx.__file__)))
     env = dict(os.environ, PYTHONPATH=root)
@@ -327,3 +432,13 @@ def test_python_m_tlsctx_names_both_openssl_libraries():
     assert "tlsctx OpenSSL: %s " % tlsctx.OPENSSL_VERSION in out
     assert "stdlib OpenSSL: %s" % ssl.OPENSSL_VERSION in out
     assert tlsctx.__file__ in out
+    assert "interpreter: %s %s (%s)" % (platform.python_implementation(),
+                                        sys.version.split()[0], sys.executable) in out
+    # the interpreter's build choices, and which differ from CPython's defaults
+    differ = []
+    if ssl._DEFAULT_CIPHERS != tlsctx.__main__.CPYTHON_CIPHERS:
+        differ.append("cipher defaults")
+    if ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).minimum_version != ssl.TLSVersion.TLSv1_2:
+        differ.append("minimum version")
+    assert ("build options that differ from CPython's defaults: %s; tlsctx follows the "
+            "interpreter's" % (", ".join(differ) or "none")) in out

@@ -15,7 +15,9 @@ import warnings
 import pytest
 
 import tlsctx
-from helpers import outcome, strip_location
+from helpers import (  # noqa: F401  (PATCH_DIFFERENCES: the table test_docs reads here)
+    PATCH_DIFFERENCES, UNKNOWN_ERROR_CODE_FROM, differs_in_this_release, newest_defaults, outcome,
+    strip_location)
 
 PY = sys.version_info[:2]
 
@@ -27,6 +29,9 @@ DOCUMENTED_DIFFERENCES = {
     "HAS_PSK": ((3, 13), "constant added to ssl in 3.13"),
     "HAS_PHA": ((3, 14), "constant added to ssl in 3.14"),
     "HAS_PSK_TLS13": ((3, 15), "constant added to ssl in 3.15"),
+    "unraisable callback exceptions": (
+        (3, 14), "an SNI/PSK callback's exception: err_msg naming the callback, object None "
+                 "(tests/test_handshake_features.py)"),
     "create_default_context.verify_flags": (
         (3, 13), "3.13 adds VERIFY_X509_PARTIAL_CHAIN and VERIFY_X509_STRICT"),
     "distrusted_spki": ((3, 14), "3.14 rejects a chain holding a certificate whose key is on "
@@ -39,21 +44,32 @@ DOCUMENTED_DIFFERENCES = {
                                    "connect raises; older ones only for OSError/ValueError"),
     "peer_reset": ((3, 13), "3.13 raises ConnectionResetError for a TCP reset while reading; "
                             "3.10-3.12 raise SSLEOFError"),
-    "options.setter": ((3, 12), "options became 64-bit in 3.12: unsigned 64-bit parsing, "
-                                "OverflowError for negative values"),
+    "options.setter": ((3, 12), "options became 64-bit in 3.12: 2**63 and OP_LEGACY_SERVER_CONNECT "
+                                "were refused or unnamed"),
+    "options.setter.messages": (
+        (3, 14), "3.14 parses options as any integer-like object: ValueError for negative "
+                 "values, 'X' object cannot be interpreted as an integer"),
+    "unknown error": (UNKNOWN_ERROR_CODE_FROM, "3.14 names the code of an error without a text: "
+                                               "'unknown error (0x0)'"),
+    "minimum_version.setter": ((3, 14), "3.14 parses the version as a C int: 'signed integer is "
+                                        "greater than maximum' (3.13: 'Option is too long')"),
 }
 
-# What CPython 3.13 answers where an older stdlib answers differently.
-SETTER_313 = {
-    ("options", "x"): ("TypeError", "argument must be int, not str"),
-    ("options", 1.0): ("TypeError", "argument must be int, not float"),
-    ("options", None): ("TypeError", "argument must be int, not None"),
-    ("options", -1): ("OverflowError", "can't convert negative int to unsigned"),
-    ("options", 2**64): ("OverflowError", "int too big to convert"),
+# What CPython 3.14+ answers where an older stdlib answers differently.
+SETTER_NEWEST = {
+    ("options", "x"): ("TypeError", "'str' object cannot be interpreted as an integer"),
+    ("options", 1.0): ("TypeError", "'float' object cannot be interpreted as an integer"),
+    ("options", None): ("TypeError", "'NoneType' object cannot be interpreted as an integer"),
+    ("options", -1): ("ValueError", "Cannot convert negative int"),
+    ("options", 2**64): ("OverflowError", "Python int too large for C unsigned long long"),
+    ("minimum_version", 2**40): ("OverflowError", "signed integer is greater than maximum"),
+    ("maximum_version", 2**40): ("OverflowError", "signed integer is greater than maximum"),
 }
 
 
 def differs_here(name):
+    if name in PATCH_DIFFERENCES:
+        return differs_in_this_release(name)
     entry = DOCUMENTED_DIFFERENCES.get(name)
     return entry is not None and PY < entry[0]
 
@@ -179,7 +195,14 @@ def test_errors_from_openssl_carry_library_and_reason(tmp_path):
 
 def test_error_code_tables_are_generated_from_openssl():
     assert tlsctx._tlsctx.lib_codes_to_names[20] == "SSL"
-    for key, name in ssl._ssl.err_codes_to_names.items() if hasattr(ssl._ssl, "err_codes_to_names") else ():
+
+
+@pytest.mark.same_openssl
+@pytest.mark.skipif(not hasattr(ssl._ssl, "err_codes_to_names"),
+                    reason="the stdlib exports its error-name table on 3.10 only")
+def test_error_code_tables_equal_stdlibs():
+    # reason codes are per OpenSSL release: compared only when both link the same one
+    for key, name in ssl._ssl.err_codes_to_names.items():
         assert tlsctx._tlsctx.err_codes_to_names.get(key, name) == name
 
 
@@ -226,7 +249,8 @@ DEFAULT_ATTRIBUTES = ("protocol", "options", "minimum_version", "maximum_version
 def new_context(module, protocol_name):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        return module.SSLContext(getattr(module, protocol_name))
+        ctx = module.SSLContext(getattr(module, protocol_name))
+    return newest_defaults(ctx) if module is ssl else ctx
 
 
 def read(ctx, attribute):
@@ -316,16 +340,18 @@ def set_then_read(module, protocol, attribute, value):
 @pytest.mark.parametrize("attribute,value", SETTER_CASES)
 def test_setter(protocol, attribute, value):
     mine = outcome(set_then_read(tlsctx, protocol, attribute, value))
-    if attribute == "options" and differs_here("options.setter"):
-        if (attribute, value) in SETTER_313:
-            assert mine[0][1:3] == SETTER_313[attribute, value]
-            return
-        if attribute == "options" and value in (4, 2**63, 2**40):
-            # OP_LEGACY_SERVER_CONNECT (4) has no name there; 2**63 overflowed a C long
-            ctx = new_context(tlsctx, protocol)
-            ctx.options = value
-            assert int(ctx.options) == value
-            return
+    entry = "options.setter.messages" if attribute == "options" else "minimum_version.setter"
+    newest = [answer for (name, known), answer in SETTER_NEWEST.items()
+              if name == attribute and type(known) is type(value) and known == value]
+    if differs_here(entry) and newest:
+        assert mine[0][1:3] == newest[0]
+        return
+    if attribute == "options" and differs_here("options.setter") and value in (4, 2**63, 2**40):
+        # OP_LEGACY_SERVER_CONNECT (4) has no name there; 2**63 overflowed a C long
+        ctx = new_context(tlsctx, protocol)
+        ctx.options = value
+        assert int(ctx.options) == value
+        return
     theirs = outcome(set_then_read(ssl, protocol, attribute, value))
     assert mine == theirs
 
@@ -487,7 +513,7 @@ def view(ctx):
 @pytest.mark.parametrize("purpose", ["SERVER_AUTH", "CLIENT_AUTH"])
 def test_create_default_context(purpose):
     mine = view(tlsctx.create_default_context(tlsctx.Purpose[purpose]))
-    theirs = view(ssl.create_default_context(ssl.Purpose[purpose]))
+    theirs = view(newest_defaults(ssl.create_default_context(ssl.Purpose[purpose])))
     if differs_here("create_default_context.verify_flags"):
         expected = ssl.VerifyFlags(int(ssl.create_default_context(ssl.Purpose[purpose]).verify_flags)
                                    | ssl.VERIFY_X509_PARTIAL_CHAIN | ssl.VERIFY_X509_STRICT)
@@ -536,6 +562,8 @@ def test_internal_context_factories(factory, kwargs):
             args["purpose"] = module.Purpose[args["purpose"]]
         if "protocol" in args:
             args["protocol"] = getattr(module, args["protocol"])
+        if module is ssl:
+            return lambda: view(newest_defaults(getattr(module, factory)(**args)))
         return lambda: view(getattr(module, factory)(**args))
     assert outcome(make(tlsctx)) == outcome(make(ssl))
 
@@ -559,3 +587,76 @@ def test_load_default_certs_type_check():
 def test_error_messages_strip_only_location():
     assert strip_location("abc (_ssl.c:12)") == "abc"
     assert strip_location("abc (context.c:9)") == "abc"
+
+
+# --- error names of the OpenSSL tlsctx is built with --------------------------------------
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def build_headers():
+    """The include directory holding the OpenSSL headers tlsctx was built
+    with, if they are installed here (None otherwise)."""
+    build = tlsctx._tlsctx._BUILD_OPENSSL_API_VERSION
+    for inc in ("/usr/include", "/usr/local/include"):
+        try:
+            text = pathlib.Path(inc, "openssl", "opensslv.h").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split()[2:4] for line in text.splitlines()
+                      if line.startswith("# define OPENSSL_VERSION_") and len(line.split()) >= 4)
+        if (fields.get("OPENSSL_VERSION_MAJOR"), fields.get("OPENSSL_VERSION_MINOR"),
+                fields.get("OPENSSL_VERSION_PATCH")) == tuple(str(build[i]) for i in (0, 1, 3)):
+            return inc
+    return None
+
+
+def test_error_table_is_the_build_openssls():
+    """The (lib, reason) names tlsctx reports are those of the release it is
+    built with: its committed table equals what that release's headers give."""
+    build = tlsctx._tlsctx._BUILD_OPENSSL_API_VERSION
+    assert tlsctx._tlsctx._ERRTABLES_RELEASE in ("3.0", "3.5", "3.6")
+    if build[:2] in ((3, 0), (3, 5), (3, 6)):
+        assert tlsctx._tlsctx._ERRTABLES_RELEASE == "%d.%d" % build[:2]
+    inc = build_headers()
+    script = ROOT / "tools" / "gen_errtables.py"
+    if inc is None or not script.exists():
+        pytest.skip("the OpenSSL %d.%d.%d headers tlsctx was built with are not installed here"
+                    % (build[0], build[1], build[3]))
+    if build[:2] not in ((3, 0), (3, 5), (3, 6)):
+        pytest.skip("no table of its own for OpenSSL %d.%d (it uses %s's)"
+                    % (build[:2] + (tlsctx._tlsctx._ERRTABLES_RELEASE,)))
+    done = subprocess.run([sys.executable, str(script), "--check", inc], capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+# Records a client can receive instead of a ServerHello: the error OpenSSL
+# reports for each, and the names the stdlib gives them, depend on the release
+# (3.2+ report malformed records as SSL_R_RECORD_LAYER_FAILURE).
+MALFORMED_RECORDS = {
+    "http": b"HTTP/1.1 400 Bad Request\r\n\r\n",
+    "bad_length": b"\x16\x03\x03\xff\xff" + b"\x00" * 10,
+    "oversized": b"\x16\x03\x03\x48\x01" + b"\x00" * 0x4801,
+    "alert": b"\x15\x03\x03\x00\x02\x02\x28",
+    "early_data": b"\x17\x03\x03\x00\x05hello",
+    "unknown_type": b"\x99\x03\x03\x00\x01\x00",
+}
+
+
+@openssl_specific
+@pytest.mark.parametrize("record", sorted(MALFORMED_RECORDS))
+def test_handshake_error_names_like_stdlib(record):
+    def handshake(module):
+        ctx = module.SSLContext(module.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = module.CERT_NONE
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        conn = ctx.wrap_bio(incoming, outgoing, server_hostname="localhost")
+        with pytest.raises(ssl.SSLWantReadError):
+            conn.do_handshake()
+        incoming.write(MALFORMED_RECORDS[record])
+        return conn.do_handshake
+    mine, theirs = outcome(handshake(tlsctx)), outcome(handshake(ssl))
+    assert mine[0][0] == "raise"
+    assert mine == theirs

@@ -5,13 +5,26 @@ SSLContext and everything it configures, the constants and enums, the
 SSLError family, Purpose and create_default_context.  Trust sources are
 parsed once per process and shared between contexts.
 """
+import base64  # noqa: F401  (the stdlib's ssl has these module names too)
+import builtins as _builtins
+import errno  # noqa: F401
 import os
 import sys
 import warnings
 from collections import namedtuple
 from enum import Enum as _Enum, IntEnum as _IntEnum, IntFlag as _IntFlag
+try:
+    from enum import _simple_enum  # noqa: F401  (3.11+)
+except ImportError:
+    pass
+import socket as _socket
+from socket import (  # noqa: F401
+    socket, SOCK_STREAM, create_connection, SOL_SOCKET, SO_TYPE, _GLOBAL_DEFAULT_TIMEOUT)
 
-from . import _tlsctx
+from ._opensslcheck import check as _check_openssl
+
+_check_openssl()   # an older OpenSSL than the build's: ImportError naming both
+from . import _tlsctx  # noqa: E402
 from ._tlsctx import (  # noqa: F401  (re-exported)
     OPENSSL_VERSION, OPENSSL_VERSION_INFO, OPENSSL_VERSION_NUMBER, _OPENSSL_API_VERSION,
     _DEFAULT_CIPHERS,
@@ -20,7 +33,9 @@ from ._tlsctx import (  # noqa: F401  (re-exported)
     txt2obj as _txt2obj, nid2obj as _nid2obj,
     get_sigalgs,
     _SSLContext,
+    RAND_status, RAND_add, RAND_bytes,
 )
+from . import _tlsctx as _ssl  # the stdlib's ssl calls its C module _ssl
 from ._version import __version__  # noqa: F401
 
 socket_error = OSError
@@ -53,7 +68,17 @@ AlertDescription = _enum_from_constants(
 SSLErrorNumber = _enum_from_constants(_IntEnum, "SSLErrorNumber", lambda n: n.startswith("SSL_ERROR_"))
 VerifyFlags = _enum_from_constants(_IntFlag, "VerifyFlags", lambda n: n.startswith("VERIFY_"))
 VerifyMode = _enum_from_constants(_IntEnum, "VerifyMode", lambda n: n.startswith("CERT_"))
-PROTOCOL_SSLv23 = _SSLMethod.PROTOCOL_TLS
+PROTOCOL_SSLv23 = _SSLMethod.PROTOCOL_SSLv23 = _SSLMethod.PROTOCOL_TLS
+# a frozendict where the interpreter has one (3.15), as the stdlib's
+_PROTOCOL_NAMES = getattr(_builtins, "frozendict", dict)(
+    {value: name for name, value in _SSLMethod.__members__.items()})
+_SSLv2_IF_EXISTS = getattr(_SSLMethod, "PROTOCOL_SSLv2", None)
+_RESTRICTED_SERVER_CIPHERS = _DEFAULT_CIPHERS
+
+
+def get_protocol_name(protocol_code):
+    """The name of a PROTOCOL_* value, or '<unknown>'."""
+    return _PROTOCOL_NAMES.get(protocol_code, "<unknown>")
 
 TLSVersion = _IntEnum("TLSVersion", [
     ("MINIMUM_SUPPORTED", _tlsctx.PROTO_MINIMUM_SUPPORTED),
@@ -64,6 +89,47 @@ TLSVersion = _IntEnum("TLSVersion", [
     ("TLSv1_3", _tlsctx.PROTO_TLSv1_3),
     ("MAXIMUM_SUPPORTED", _tlsctx.PROTO_MAXIMUM_SUPPORTED),
 ], module=__name__)
+
+
+# TLS record, alert and handshake message numbers (RFC 8446, appendix B),
+# which the message callback (SSLContext._msg_callback) reports
+_TLSContentType = _IntEnum("_TLSContentType", [
+    ("CHANGE_CIPHER_SPEC", 20), ("ALERT", 21), ("HANDSHAKE", 22), ("APPLICATION_DATA", 23),
+    # not record types: OpenSSL's pseudo types for a record header and the
+    # inner content type of a TLS 1.3 record
+    ("HEADER", 0x100), ("INNER_CONTENT_TYPE", 0x101),
+], module=__name__)
+_TLSContentType.__doc__ = "Content types (record layer)\n\n    See RFC 8446, section B.1\n    "
+
+_TLSAlertType = _IntEnum("_TLSAlertType", [
+    ("CLOSE_NOTIFY", 0), ("UNEXPECTED_MESSAGE", 10), ("BAD_RECORD_MAC", 20),
+    ("DECRYPTION_FAILED", 21), ("RECORD_OVERFLOW", 22), ("DECOMPRESSION_FAILURE", 30),
+    ("HANDSHAKE_FAILURE", 40), ("NO_CERTIFICATE", 41), ("BAD_CERTIFICATE", 42),
+    ("UNSUPPORTED_CERTIFICATE", 43), ("CERTIFICATE_REVOKED", 44), ("CERTIFICATE_EXPIRED", 45),
+    ("CERTIFICATE_UNKNOWN", 46), ("ILLEGAL_PARAMETER", 47), ("UNKNOWN_CA", 48),
+    ("ACCESS_DENIED", 49), ("DECODE_ERROR", 50), ("DECRYPT_ERROR", 51),
+    ("EXPORT_RESTRICTION", 60), ("PROTOCOL_VERSION", 70), ("INSUFFICIENT_SECURITY", 71),
+    ("INTERNAL_ERROR", 80), ("INAPPROPRIATE_FALLBACK", 86), ("USER_CANCELED", 90),
+    ("NO_RENEGOTIATION", 100), ("MISSING_EXTENSION", 109), ("UNSUPPORTED_EXTENSION", 110),
+    ("CERTIFICATE_UNOBTAINABLE", 111), ("UNRECOGNIZED_NAME", 112),
+    ("BAD_CERTIFICATE_STATUS_RESPONSE", 113), ("BAD_CERTIFICATE_HASH_VALUE", 114),
+    ("UNKNOWN_PSK_IDENTITY", 115), ("CERTIFICATE_REQUIRED", 116),
+    ("NO_APPLICATION_PROTOCOL", 120),
+], module=__name__)
+_TLSAlertType.__doc__ = "Alert types for TLSContentType.ALERT messages\n\n    See RFC 8446, section B.2\n    "
+
+_TLSMessageType = _IntEnum("_TLSMessageType", [
+    ("HELLO_REQUEST", 0), ("CLIENT_HELLO", 1), ("SERVER_HELLO", 2),
+    ("HELLO_VERIFY_REQUEST", 3), ("NEWSESSION_TICKET", 4), ("END_OF_EARLY_DATA", 5),
+    ("HELLO_RETRY_REQUEST", 6), ("ENCRYPTED_EXTENSIONS", 8), ("CERTIFICATE", 11),
+    ("SERVER_KEY_EXCHANGE", 12), ("CERTIFICATE_REQUEST", 13), ("SERVER_DONE", 14),
+    ("CERTIFICATE_VERIFY", 15), ("CLIENT_KEY_EXCHANGE", 16), ("FINISHED", 20),
+    ("CERTIFICATE_URL", 21), ("CERTIFICATE_STATUS", 22), ("SUPPLEMENTAL_DATA", 23),
+    ("KEY_UPDATE", 24), ("NEXT_PROTO", 67), ("MESSAGE_HASH", 254),
+    # OpenSSL reports ChangeCipherSpec through the handshake channel
+    ("CHANGE_CIPHER_SPEC", 0x0101),
+], module=__name__)
+_TLSMessageType.__doc__ = "Message types (handshake protocol)\n\n    See RFC 8446, section B.3\n    "
 
 
 class _ASN1Object(namedtuple("_ASN1Object", "nid shortname longname oid")):
@@ -102,6 +168,40 @@ DefaultVerifyPaths = namedtuple(
     "cafile capath openssl_cafile_env openssl_cafile openssl_capath_env openssl_capath")
 
 
+# Places a distribution's OpenSSL keeps its cert.pem and certs/ in (its
+# OPENSSLDIR): Debian/Ubuntu, Fedora/RHEL, then Alpine/Arch/SUSE/macOS.
+_OPENSSLDIR_CANDIDATES = ("/usr/lib/ssl", "/etc/pki/tls", "/etc/ssl")
+
+
+def _system_default_verify_paths():
+    """The stdlib's (file env var, file, dir env var, dir) on this machine,
+    and where they came from.
+
+    A binary wheel's OpenSSL was configured on the build machine; the
+    interpreter's own _ssl knows where this machine keeps its certificates.
+    Without _ssl, the first OPENSSLDIR candidate that has a cert.pem or a
+    certs/ directory."""
+    try:
+        import _ssl
+    except ImportError:
+        _ssl = None
+    if _ssl is not None:
+        return tuple(_ssl.get_default_verify_paths()), "taken from the stdlib's " + _ssl.OPENSSL_VERSION
+    for directory in _OPENSSLDIR_CANDIDATES:
+        cafile, capath = directory + "/cert.pem", directory + "/certs"
+        if os.path.isfile(cafile) or os.path.isdir(capath):
+            break
+    return ("SSL_CERT_FILE", cafile, "SSL_CERT_DIR", capath), "found in %s (no _ssl module)" % directory
+
+
+if _tlsctx._OPENSSL_BUNDLED:
+    _DEFAULT_VERIFY_PATHS_SOURCE = _system_default_verify_paths()
+    _tlsctx._set_default_verify_paths(*_DEFAULT_VERIFY_PATHS_SOURCE[0])
+    _DEFAULT_VERIFY_PATHS_SOURCE = _DEFAULT_VERIFY_PATHS_SOURCE[1]
+else:
+    _DEFAULT_VERIFY_PATHS_SOURCE = "compiled into " + OPENSSL_VERSION
+
+
 def get_default_verify_paths():
     """Return the default locations OpenSSL loads CA certificates from."""
     parts = _tlsctx.get_default_verify_paths()
@@ -125,7 +225,18 @@ def _protocol_list_wire(protocols, kind):
     return wire
 
 
-class SSLContext(_SSLContext):
+class _ContextType(type):
+    """SSLContext's metaclass: while inject_into_ssl() is in effect,
+    ``ssl.SSLContext`` is tlsctx's class, and stdlib contexts made before
+    the injection must still pass ``isinstance(ctx, ssl.SSLContext)``."""
+
+    def __instancecheck__(cls, obj):
+        if type.__instancecheck__(cls, obj):
+            return True
+        return cls is SSLContext and _inject.accepts_stdlib_context(obj)
+
+
+class SSLContext(_SSLContext, metaclass=_ContextType):
     """A collection of TLS settings and trust, compatible with ssl.SSLContext."""
 
     _windows_cert_stores = ("CA", "ROOT")
@@ -236,6 +347,24 @@ class SSLContext(_SSLContext):
         return _SSLMethod(super().protocol)
 
     @property
+    def _msg_callback(self):
+        """A debugging hook called for every TLS protocol message (not for
+        application data) with (conn, direction, version, content_type,
+        msg_type, data); version and types come as enum members where known.
+        An exception it raises is re-raised when the TLS operation returns."""
+        wrapper = super()._msg_callback
+        return None if wrapper is None else wrapper.user_function
+
+    @_msg_callback.setter
+    def _msg_callback(self, callback):
+        if callback is None:
+            _SSLContext._msg_callback.__set__(self, None)
+            return
+        if not hasattr(callback, "__call__"):
+            raise TypeError(f"{callback} is not callable.")
+        _SSLContext._msg_callback.__set__(self, _MessageCallback(callback))
+
+    @property
     def verify_flags(self):
         return VerifyFlags(super().verify_flags)
 
@@ -254,6 +383,34 @@ class SSLContext(_SSLContext):
     @verify_mode.setter
     def verify_mode(self, value):
         _SSLContext.verify_mode.__set__(self, value)
+
+
+def _as_enum(enum, value):
+    try:
+        return enum(value)
+    except ValueError:
+        return value
+
+
+class _MessageCallback:
+    """Calls a user's message callback with enum members instead of numbers."""
+
+    __slots__ = ("user_function",)
+
+    def __init__(self, user_function):
+        self.user_function = user_function
+
+    def __call__(self, conn, direction, version, content_type, msg_type, data):
+        version = _as_enum(TLSVersion, version)
+        content_type = _as_enum(_TLSContentType, content_type)
+        if content_type == _TLSContentType.HEADER:
+            kinds = _TLSContentType
+        elif content_type == _TLSContentType.ALERT:
+            kinds = _TLSAlertType
+        else:
+            kinds = _TLSMessageType
+        return self.user_function(conn, direction, version, content_type,
+                                  _as_enum(kinds, msg_type), data)
 
 
 def _check_purpose(purpose):
@@ -351,10 +508,10 @@ def DER_cert_to_PEM_cert(der_cert_bytes):
     """PEM text (str, lines of 64 characters) of a DER certificate."""
     import base64
     body = base64.standard_b64encode(der_cert_bytes).decode("ascii")
-    lines = [PEM_HEADER]
-    lines.extend(body[start:start + 64] for start in range(0, len(body), 64))
-    lines.append(PEM_FOOTER)
-    return "\n".join(lines) + "\n"
+    # CPython 3.15's layout: the body's line (empty for empty input) always
+    # sits between the markers
+    wrapped = "\n".join(body[start:start + 64] for start in range(0, len(body), 64))
+    return "%s\n%s\n%s\n" % (PEM_HEADER, wrapped, PEM_FOOTER)
 
 
 def PEM_cert_to_DER_cert(pem_cert_string):
@@ -369,9 +526,88 @@ def PEM_cert_to_DER_cert(pem_cert_string):
 
 
 from ._connection import (  # noqa: E402  (needs the names above)
-    SSLSocket, SSLObject, MemoryBIO, SSLSession, get_server_certificate)
+    SSLSocket, SSLObject, MemoryBIO, SSLSession, get_server_certificate,
+    _stdlib_ssl)
 SSLContext.sslsocket_class = SSLSocket
 SSLContext.sslobject_class = SSLObject
+
+
+# ---- private helpers the stdlib's ssl module has (tests and modules use them) ----
+
+def _dnsname_match(dn, hostname):
+    """RFC 6125 matching of one DNS name from a certificate: case-insensitive,
+    a wildcard only as the whole left-most label of a name with more labels,
+    and matching one label of at least one character."""
+    if not dn:
+        return False
+    stars = dn.count("*")
+    if stars == 0:
+        return dn.lower() == hostname.lower()
+    if stars > 1:
+        raise CertificateError("too many wildcards in certificate DNS name: %r." % (dn,))
+    left, dot, rest = dn.partition(".")
+    if "*" in rest:
+        raise CertificateError(
+            "wildcard can only be present in the leftmost label: %r." % (dn,))
+    if not dot:
+        raise CertificateError(
+            "sole wildcard without additional labels are not support: %r." % (dn,))
+    if left != "*":
+        raise CertificateError(
+            "partial wildcards in leftmost label are not supported: %r." % (dn,))
+    host_left, dot, host_rest = hostname.partition(".")
+    return bool(host_left and dot) and rest.lower() == host_rest.lower()
+
+
+def _inet_paton(ipname):
+    """Packed bytes of an IPv4 (quad-dotted only) or IPv6 address text."""
+    try:
+        packed = _socket.inet_aton(ipname)
+    except OSError:
+        packed = None
+    if packed is not None:
+        if _socket.inet_ntoa(packed) != ipname:
+            raise ValueError("%r is not a quad-dotted IPv4 address." % (ipname,))
+        return packed
+    try:
+        return _socket.inet_pton(_socket.AF_INET6, ipname)
+    except OSError:
+        raise ValueError("%r is neither an IPv4 nor an IP6 address." % (ipname,)) from None
+    except AttributeError:  # no IPv6 on this platform
+        raise ValueError("%r is not an IPv4 address." % (ipname,)) from None
+
+
+def _ipaddress_match(cert_ipaddress, host_ip):
+    """Whether a certificate's IP address text (OpenSSL may end it with a
+    newline) is the packed address host_ip."""
+    return _inet_paton(cert_ipaddress.rstrip()) == host_ip
+
+
+def _check_sslobject_params(server_side, context=None, server_hostname=None, session=None):
+    """The ValueErrors CPython 3.15's SSLObject._create() raises for its arguments."""
+    if server_side and server_hostname:
+        raise ValueError("server_hostname can only be specified in client mode")
+    if server_side and session is not None:
+        raise ValueError("session can only be specified in client mode")
+    if context.check_hostname and not server_hostname:
+        raise ValueError("check_hostname requires server_hostname")
+
+
+def _sslcopydoc(func):
+    """Give an SSLSocket method the docstring of SSLObject's method of that name."""
+    func.__doc__ = getattr(SSLObject, func.__name__).__doc__
+    return func
+
+
+# the stdlib's SSLSocket (which tlsctx's extends) raises and catches its own
+_GiveupOnSSLSendfile = getattr(_stdlib_ssl, "_GiveupOnSSLSendfile", None)
+if _GiveupOnSSLSendfile is None:
+    class _GiveupOnSSLSendfile(Exception):
+        pass
+
+
+from . import _inject  # noqa: E402
+from ._inject import inject_into_ssl, extract_from_ssl  # noqa: E402,F401
 
 
 def clear_trust_cache():

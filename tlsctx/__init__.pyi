@@ -11,6 +11,9 @@ from typing import Any, Final, Literal, NamedTuple, TypedDict, overload, type_ch
 from typing_extensions import Self, TypeAlias, deprecated
 
 from ._tlsctx import (
+    RAND_add as RAND_add,
+    RAND_bytes as RAND_bytes,
+    RAND_status as RAND_status,
     _DEFAULT_CIPHERS as _DEFAULT_CIPHERS,
     _OPENSSL_API_VERSION as _OPENSSL_API_VERSION,
     ENCODING_DER as ENCODING_DER,
@@ -74,6 +77,7 @@ class _SSLMethod(enum.IntEnum):
     PROTOCOL_TLSv1_2 = 5
     PROTOCOL_TLS_CLIENT = 16
     PROTOCOL_TLS_SERVER = 17
+    PROTOCOL_SSLv23 = 2
 
 PROTOCOL_SSLv23: _SSLMethod
 PROTOCOL_TLS: _SSLMethod
@@ -275,7 +279,10 @@ class DefaultVerifyPaths(NamedTuple):
 
 def get_default_verify_paths() -> DefaultVerifyPaths: ...
 
-class SSLContext(_SSLContext):
+class _ContextType(type):
+    def __instancecheck__(cls, obj: object) -> bool: ...
+
+class SSLContext(_SSLContext, metaclass=_ContextType):
     sni_callback: _SNICallback | None
     @overload
     def __new__(cls, protocol: int, *args: Any, **kwargs: Any) -> Self: ...
@@ -380,6 +387,9 @@ class _TrustCacheInfo(TypedDict):
     store_builds: int
     parses: int
 
+def get_protocol_name(protocol_code: int) -> str: ...
+def inject_into_ssl() -> None: ...
+def extract_from_ssl() -> None: ...
 def clear_trust_cache() -> None: ...
 def trust_cache_info() -> _TrustCacheInfo: ...
 

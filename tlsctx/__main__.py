@@ -1,12 +1,18 @@
 """python -m tlsctx: the default client context of tlsctx beside the stdlib's.
 
-Shows protocol, version bounds, options, verification settings, trust store
-counts and cipher count of create_default_context() from each library, marks
-every difference, and how long each took to create.  --json prints the same
-as one JSON object.
+Names the interpreter, both OpenSSLs (tlsctx's and the stdlib's), where
+each finds the default CA certificates, and the interpreter's build
+choices that differ from CPython's defaults (the default cipher suites,
+the minimum TLS version), which tlsctx follows.  Then protocol, version
+bounds, options, verification settings, trust store counts and cipher
+count of create_default_context() from each library, every difference
+marked, and how long each took to create.  Warns when tlsctx's bundled
+OpenSSL (a binary wheel's) is older than the stdlib's.  --json prints the
+same as one JSON object.
 """
 import argparse
 import json
+import platform
 import ssl
 import sys
 import time
@@ -52,6 +58,62 @@ def describe(module):
     }
 
 
+# CPython's own default cipher string (configure --with-ssl-default-suites=python)
+CPYTHON_CIPHERS = ("@SECLEVEL=2:ECDH+AESGCM:ECDH+CHACHA20:ECDH+AES:DHE+AES:!aNULL:!eNULL:"
+                   "!aDSS:!SHA1:!AESCCM")
+OPENSSL_DEFAULT_CIPHERS = "ALL:!COMPLEMENTOFDEFAULT:!eNULL"
+
+
+def build_choices():
+    """The running interpreter's ssl build choices, and which differ from
+    CPython's defaults (tlsctx follows the interpreter's)."""
+    suites = ssl._DEFAULT_CIPHERS
+    if suites == CPYTHON_CIPHERS:
+        kind = "python"
+    elif suites == OPENSSL_DEFAULT_CIPHERS:
+        kind = "openssl"
+    else:
+        kind = "custom"
+    fresh = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    minimum = fresh.minimum_version.name
+    differ = []
+    if kind != "python":
+        differ.append("cipher defaults")
+    if minimum != "TLSv1_2":
+        differ.append("minimum version")
+    return {
+        "default_cipher_suites": kind,
+        "default_ciphers": suites,
+        "minimum_version": minimum,
+        "differ_from_cpython": differ,
+        "tlsctx_follows": (tlsctx._DEFAULT_CIPHERS == suites
+                           and tlsctx.SSLContext(tlsctx.PROTOCOL_TLS_CLIENT).minimum_version.name
+                           == minimum),
+    }
+
+
+def openssl_report():
+    """Which OpenSSL each side uses, the default CA paths of each, and the
+    warnings a user should see."""
+    bundled = bool(tlsctx._tlsctx._OPENSSL_BUNDLED)
+    warnings = []
+    if bundled and tlsctx.OPENSSL_VERSION_INFO < ssl.OPENSSL_VERSION_INFO:
+        warnings.append(
+            "tlsctx's bundled %s is older than the system's %s (the stdlib's): a bundled "
+            "OpenSSL gets fixes only through tlsctx releases. Upgrade tlsctx, or build it "
+            "against the system's OpenSSL: pip install --no-binary tlsctx tlsctx"
+            % (tlsctx.OPENSSL_VERSION, ssl.OPENSSL_VERSION))
+    return {
+        "tlsctx_openssl": tlsctx.OPENSSL_VERSION,
+        "tlsctx_openssl_bundled": bundled,
+        "stdlib_openssl": ssl.OPENSSL_VERSION,
+        "verify_paths": {"tlsctx": tlsctx.get_default_verify_paths()._asdict(),
+                         "stdlib": ssl.get_default_verify_paths()._asdict(),
+                         "tlsctx_source": tlsctx._DEFAULT_VERIFY_PATHS_SOURCE},
+        "warnings": warnings,
+    }
+
+
 def compare():
     # stdlib first, so that tlsctx's first call is as cold as the stdlib's
     std = describe(ssl)
@@ -61,11 +123,23 @@ def compare():
     keys = [k for k in mine if k != "create_ms"]
     return {
         "python": sys.version.split()[0],
+        "interpreter": "%s %s (%s)" % (platform.python_implementation(),
+                                       sys.version.split()[0], sys.executable),
+        "stdlib_api": _api(ssl._OPENSSL_API_VERSION),
+        "tlsctx_api": _api(tlsctx._tlsctx._BUILD_OPENSSL_API_VERSION),
+        "error_names": tlsctx._tlsctx._ERRTABLES_RELEASE,
+        "build": build_choices(),
+        "openssl": openssl_report(),
         "tlsctx": mine,
         "stdlib": std,
         "differences": [k for k in keys if k != "library" and mine[k] != std[k]],
         "warm_create_ms": {"tlsctx": round(warm * 1000, 4), "stdlib": round(std_warm * 1000, 4)},
     }
+
+
+def _api(info):
+    """'3.0.19' from a version_info tuple (the patch is its fourth field)."""
+    return "%d.%d.%d" % (info[0], info[1], info[3])
 
 
 def timed(module):
@@ -77,11 +151,31 @@ def timed(module):
 def render(report):
     mine, std = report["tlsctx"], report["stdlib"]
     width = max(len(k) for k in mine) + 2
-    api = ".".join(str(part) for part in tlsctx._OPENSSL_API_VERSION[:2])
-    lines = ["tlsctx %s (%s) on Python %s" % (tlsctx.__version__, tlsctx.__file__, report["python"]),
-             "tlsctx OpenSSL: %s (built against %s headers)" % (tlsctx.OPENSSL_VERSION, api),
-             "stdlib OpenSSL: %s" % ssl.OPENSSL_VERSION,
-             "%-*s %-50s %s" % (width, "create_default_context()", "tlsctx", "stdlib ssl")]
+    build = report["build"]
+    lines = ["tlsctx %s (%s)" % (tlsctx.__version__, tlsctx.__file__),
+             "interpreter: %s" % report["interpreter"],
+             "tlsctx OpenSSL: %s (built against %s headers; error names of OpenSSL %s)"
+             % (tlsctx.OPENSSL_VERSION, report["tlsctx_api"], report["error_names"]),
+             "stdlib OpenSSL: %s (built against %s headers)" % (ssl.OPENSSL_VERSION,
+                                                                report["stdlib_api"]),
+             "interpreter build: default cipher suites %s (%s), minimum version %s"
+             % (build["default_cipher_suites"], build["default_ciphers"],
+                build["minimum_version"]),
+             "build options that differ from CPython's defaults: %s; tlsctx %s"
+             % (", ".join(build["differ_from_cpython"]) or "none",
+                "follows the interpreter's" if build["tlsctx_follows"] else "DOES NOT follow them")]
+    info = report["openssl"]
+    paths = info["verify_paths"]
+    if info["tlsctx_openssl_bundled"]:
+        lines.append("tlsctx's OpenSSL is bundled: linked into tlsctx, fixed only by tlsctx releases")
+    lines += ["default CA paths of tlsctx (%s):" % paths["tlsctx_source"],
+              "    cafile %s, capath %s" % (paths["tlsctx"]["cafile"], paths["tlsctx"]["capath"]),
+              "    else %s=%s, %s=%s" % (paths["tlsctx"]["openssl_cafile_env"], paths["tlsctx"]["openssl_cafile"],
+                                         paths["tlsctx"]["openssl_capath_env"], paths["tlsctx"]["openssl_capath"]),
+              "default CA paths of the stdlib: %s"
+              % ("the same" if paths["stdlib"] == paths["tlsctx"] else paths["stdlib"])]
+    lines += ["WARNING: " + w for w in info["warnings"]]
+    lines.append("%-*s %-50s %s" % (width, "create_default_context()", "tlsctx", "stdlib ssl"))
     for key in mine:
         a, b = mine[key], std[key]
         fa = ", ".join(a) if isinstance(a, list) else str(a)
@@ -98,8 +192,11 @@ def render(report):
                  % (w["tlsctx"], w["stdlib"], w["stdlib"] / max(w["tlsctx"], 1e-9)))
     lines.append("differences: " + (", ".join(report["differences"]) or "none"))
     if sys.version_info < (3, 13) and "verify_flags" in report["differences"]:
-        lines.append("(expected: tlsctx gives CPython 3.13's defaults, which add "
+        lines.append("(expected: tlsctx gives CPython 3.13+'s defaults, which add "
                      "VERIFY_X509_STRICT and VERIFY_X509_PARTIAL_CHAIN)")
+    if "options" in report["differences"] and "OP_IGNORE_UNEXPECTED_EOF" in std["options"]:
+        lines.append("(expected: this stdlib predates gh-95494 and sets OP_IGNORE_UNEXPECTED_EOF; "
+                     "tlsctx does not, as every later release)")
     return "\n".join(lines)
 
 
@@ -109,6 +206,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     report = compare()
     print(json.dumps(report, indent=2) if args.json else render(report))
+    for warning in report["openssl"]["warnings"]:
+        print("python -m tlsctx: warning: " + warning, file=sys.stderr)
     return 0
 
 

@@ -11,9 +11,48 @@ fails, 3.15's negotiated-parameter queries).
 import socket as _socket
 import sys as _sys
 import ssl as _stdlib_ssl
+import sys as _sys
 import warnings as _warnings
 
-from ._tlsctx import MemoryBIO, SSLSession  # noqa: F401  (re-exported)
+from ._tlsctx import MemoryBIO, SSLSession, ENCODING_DER as _ENCODING_DER  # noqa: F401
+
+
+def _retyped(exc):
+    """`exc` as an instance of tlsctx's class of the same name, when the
+    stdlib's own Python code raised a stdlib SSLError (tlsctx's classes are
+    subclasses of the stdlib's, so both `except` clauses catch it)."""
+    import tlsctx
+    cls = getattr(tlsctx, type(exc).__name__, None)
+    if cls is None or isinstance(exc, cls) or not issubclass(cls, type(exc)):
+        return exc
+    new = cls(*exc.args)
+    new.__dict__.update(exc.__dict__)
+    new.__cause__, new.__context__ = exc.__cause__, exc.__context__
+    new.__suppress_context__ = exc.__suppress_context__
+    return new.with_traceback(exc.__traceback__)
+
+
+if _sys.version_info >= (3, 13):
+    def _der_list(chain):
+        return chain
+else:
+    class _DER(bytes):
+        """A DER certificate (bytes, as 3.13's public chain methods give)
+        that also answers public_bytes(), for code written for 3.10-3.12,
+        where the public methods did not exist and callers reached the
+        internal object's Certificate objects (pip's vendored truststore)."""
+        __slots__ = ()
+
+        def public_bytes(self, format=2):
+            import tlsctx
+            if format == tlsctx.ENCODING_DER:
+                return bytes(self)
+            if format == tlsctx.ENCODING_PEM:
+                return tlsctx.DER_cert_to_PEM_cert(self)
+            raise ValueError("Unsupported format")
+
+    def _der_list(chain):  # type: ignore[misc]
+        return [_DER(der) for der in chain]
 
 
 class _Stdlib313:
@@ -24,12 +63,14 @@ class _Stdlib313:
     def get_verified_chain(self):
         """The peer's verified certificate chain, leaf first, as DER bytes."""
         chain = self._sslobj.get_verified_chain()
-        return [] if chain is None else chain
+        return [] if chain is None else _der_list(
+            [cert.public_bytes(_ENCODING_DER) for cert in chain])
 
     def get_unverified_chain(self):
         """The certificate chain the peer sent, as DER bytes."""
         chain = self._sslobj.get_unverified_chain()
-        return [] if chain is None else chain
+        return [] if chain is None else _der_list(
+            [cert.public_bytes(_ENCODING_DER) for cert in chain])
 
 
 def _check_client_only(server_side, context, server_hostname, session):
@@ -89,16 +130,16 @@ class SSLSocket(_Stdlib313, _stdlib_ssl.SSLSocket):
 
     __module__ = "tlsctx"
 
-    if not _STDLIB_CLOSES_ON_ANY_ERROR:
-        @classmethod
-        def _create(cls, sock, server_side=False, do_handshake_on_connect=True,
-                    suppress_ragged_eofs=True, server_hostname=None,
-                    context=None, session=None):
-            try:
-                return super()._create(sock, server_side, do_handshake_on_connect,
-                                       suppress_ragged_eofs, server_hostname, context,
-                                       session)
-            except BaseException as exc:
+    @classmethod
+    def _create(cls, sock, server_side=False, do_handshake_on_connect=True,
+                suppress_ragged_eofs=True, server_hostname=None,
+                context=None, session=None):
+        try:
+            return super()._create(sock, server_side, do_handshake_on_connect,
+                                   suppress_ragged_eofs, server_hostname, context,
+                                   session)
+        except BaseException as exc:
+            if not _STDLIB_CLOSES_ON_ANY_ERROR:
                 # the older _create closed the new socket for OSError and
                 # ValueError only; it is the `self` of _create's frame
                 tb = exc.__traceback__
@@ -111,8 +152,15 @@ class SSLSocket(_Stdlib313, _stdlib_ssl.SSLSocket):
                             pass
                         break
                     tb = tb.tb_next
-                del exc, tb
+                del tb
+            if not isinstance(exc, _stdlib_ssl.SSLError):
                 raise
+            # "Closed before TLS handshake with data in recv buffer" is
+            # raised by the stdlib's own SSLSocket._create
+            new = _retyped(exc)
+            if new is exc:
+                raise
+            raise new from exc.__cause__
 
     def _negotiated(self, query):
         self._checkClosed()

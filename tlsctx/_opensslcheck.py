@@ -1,0 +1,48 @@
+"""Refuse, before the extension loads, an OpenSSL older than the one tlsctx
+was built with: the extension may call functions the older library lacks,
+and the dynamic loader would only say "undefined symbol".  The versions come
+from tlsctx._opensslprobe, a tiny extension built with the same headers and
+library that uses nothing newer than OpenSSL 3.0."""
+import importlib
+from typing import Optional, Tuple
+
+Version = Tuple[int, int, int]
+
+
+def split(number: int) -> Version:
+    """(major, minor, patch) of an OpenSSL 3 version number (0xMNN00PP0)."""
+    return (number >> 28) & 0xF, (number >> 20) & 0xFF, (number >> 4) & 0xFF
+
+
+def mismatch(built: Version, running: Version, running_text: str,
+             built_text: Optional[str] = None) -> Optional[str]:
+    """The ImportError message when `running` is too old for `built`, else None.
+    Within OpenSSL 3, a library of the same or a later minor release has
+    every function an extension built for this one may call."""
+    if running[0] == built[0] and running[1] >= built[1]:
+        return None
+    built_name = built_text or "OpenSSL %d.%d.%d" % built
+    return ("tlsctx was built with %s but is loading %s: it needs OpenSSL %d.%d or newer "
+            "(rebuild tlsctx against the OpenSSL it runs with)"
+            % (built_name, running_text, built[0], built[1]))
+
+
+def built_with() -> Version:
+    return split(_probe().BUILT_NUMBER)
+
+
+def _probe():  # type: ignore[no-untyped-def]
+    return importlib.import_module("tlsctx._opensslprobe")
+
+
+def check() -> None:
+    """Raise ImportError naming both versions on a mismatch.  Without the
+    probe (a build that lacks it) the extension's own import decides."""
+    try:
+        probe = _probe()
+    except ImportError:
+        return
+    message = mismatch(split(probe.BUILT_NUMBER), split(probe.RUNTIME_NUMBER),
+                       probe.RUNTIME_TEXT, probe.BUILT_TEXT)
+    if message is not None:
+        raise ImportError(message)
