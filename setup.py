@@ -30,13 +30,14 @@ SOURCES = [
     "src/certdecode.c",   # X509 -> dict, ASN1 objects
     "src/certificate.c",  # Certificate objects (peer chains), RAND_*
     "src/trustcache.c",   # shared, parsed trust sources
+    "src/lazyindex.c",    # bundles indexed by subject, decoded on demand
     "src/connection.c",   # the TLS connection (socket and BIO driving)
     "src/memorybio.c",    # MemoryBIO
     "src/session.c",      # SSLSession
     "src/distrust.c",     # verification rules of CPython 3.14+: distrusted keys
 ]
-DEPENDS = ["src/_tlsctx.h", "src/errtables.h", "src/errtables_30.h", "src/errtables_35.h",
-           "src/errtables_36.h", "src/glibc_compat.c"]
+DEPENDS = ["src/_tlsctx.h", "src/lazyindex.h", "src/errtables.h", "src/errtables_30.h",
+           "src/errtables_35.h", "src/errtables_36.h", "src/glibc_compat.c"]
 
 
 def fail(message):

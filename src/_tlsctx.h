@@ -408,6 +408,9 @@ void tlsctx_trust_leave(SSL *previous);
 /* get_ca_certs: the CA certificates of the context's store, in the order
  * the stdlib's store would list them; NULL with an exception on failure. */
 STACK_OF(X509) *tlsctx_trust_ca_certs(tlsctx_context *self);
+/* A context on a lazy store (issue 16) moves to the fully decoded stores the
+ * stdlib's answers are read from; 0, or -1 with an exception. */
+int tlsctx_trust_materialize(tlsctx_context *self);
 /* At import: how this OpenSSL orders a store (see trustcache.c). */
 int tlsctx_trust_probe_openssl(void);
 

@@ -619,6 +619,9 @@ static PyObject *
 context_cert_store_stats(tlsctx_context *self, PyObject *unused)
 {
     int x509 = 0, ca = 0, crl = 0;
+    if (tlsctx_trust_materialize(self) < 0) {
+        return NULL;
+    }
     X509_STORE *store = SSL_CTX_get_cert_store(self->ctx);
     /* handshakes on other threads may add to a private store with lookups */
     if (!X509_STORE_lock(store)) {

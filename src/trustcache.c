@@ -33,6 +33,7 @@
  * The cache's dictionaries are touched with its lock held (and the GIL, for
  * now); file reading and parsing run without either. */
 #include "_tlsctx.h"
+#include "lazyindex.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -70,7 +71,10 @@ static const char STORE_CAPSULE[] = "tlsctx.trust_store";
 /* ---- bundles: one parsed source ------------------------------------------ */
 
 typedef struct {
-    STACK_OF(X509_OBJECT) *objects;   /* in the order the stdlib adds them */
+    /* in the order the stdlib adds them; for a lazy bundle, NULL until a
+     * caller needs them all (bundle_objects) */
+    STACK_OF(X509_OBJECT) *objects;
+    tlsctx_lazy_index *lazy;          /* the source indexed by subject, or NULL */
     /* Files only: the content's digest, and whether the file's timestamps
      * were too recent to tell a later rewrite apart (see file_bundle). */
     unsigned char digest[SHA256_DIGEST_LENGTH];
@@ -82,6 +86,7 @@ bundle_free(trust_bundle *bundle)
 {
     if (bundle != NULL) {
         sk_X509_OBJECT_pop_free(bundle->objects, X509_OBJECT_free);
+        tlsctx_lazy_index_unref(bundle->lazy);
         PyMem_RawFree(bundle);
     }
 }
@@ -105,6 +110,32 @@ bundle_new(void)
         return NULL;
     }
     return bundle;
+}
+
+/* Lazy trust (issue 16): sources indexed by subject and decoded when a
+ * verification asks for a name. On unless TLSCTX_LAZY_TRUST=0 is in the
+ * environment at import; _set_lazy_trust() switches it for new loads. */
+static int lazy_enabled = 1;
+
+/* A bundle of a source that could be indexed: nothing decoded yet. */
+static trust_bundle *
+lazy_bundle_new(tlsctx_lazy_index *index)
+{
+    trust_bundle *bundle = PyMem_RawCalloc(1, sizeof(*bundle));
+    if (bundle == NULL) {
+        tlsctx_lazy_index_unref(index);
+        return NULL;
+    }
+    bundle->lazy = index;
+    return bundle;
+}
+
+/* Every object of the bundle in source order (a lazy bundle decodes them all
+ * once, and keeps them); NULL with the reason on the error queue. */
+static STACK_OF(X509_OBJECT) *
+bundle_objects(trust_bundle *bundle)
+{
+    return bundle->objects != NULL ? bundle->objects : tlsctx_lazy_index_objects(bundle->lazy);
 }
 
 static int
@@ -176,6 +207,13 @@ static void
 parse_ca_file_pem(const char *data, size_t len, parse_result *out)
 {
     STACK_OF(X509_INFO) *infos = NULL;
+    tlsctx_lazy_index *index = NULL;
+    if (__atomic_load_n(&lazy_enabled, __ATOMIC_RELAXED)
+        && (index = tlsctx_lazy_index_scan(data, len, TLSCTX_LAZY_CA_FILE)) != NULL) {
+        out->bundle = lazy_bundle_new(index);
+        out->openssl_error = out->bundle == NULL;
+        return;
+    }
     trust_bundle *bundle = bundle_new();
     if (bundle == NULL) {
         goto openssl_error;
@@ -202,6 +240,13 @@ openssl_error:
 static void
 parse_cadata(const char *data, size_t len, int pem, parse_result *out)
 {
+    tlsctx_lazy_index *index = NULL;
+    if (pem && __atomic_load_n(&lazy_enabled, __ATOMIC_RELAXED)
+        && (index = tlsctx_lazy_index_scan(data, len, TLSCTX_LAZY_CADATA_PEM)) != NULL) {
+        out->bundle = lazy_bundle_new(index);
+        out->openssl_error = out->bundle == NULL;
+        return;
+    }
     BIO *bio = BIO_new_mem_buf(data, (int)len);
     trust_bundle *bundle = bundle_new();
     int at_eof = 0;
@@ -684,6 +729,24 @@ struct tlsctx_trust {
      * suffix no longer counts): set without the GIL by verifications
      * (note_lookup), so read atomically. */
     uintptr_t phase;
+    /* Lazy (see use_lazy_store): the store is the context's own, and its
+     * lookup decodes the sources' certificates by name on demand. What the
+     * stdlib's list would be is worked out when asked (lazy_materialize). */
+    int lazy;
+    int lazy_private;                 /* the lazy store is the context's own */
+    int lazy_pinned;                  /* a connection uses the lazy store */
+    struct lazy_load *loads;          /* the loads since the first, to replay */
+    Py_ssize_t loads_n, loads_allocated;
+};
+
+/* One load made while lazy, as it was asked for, and whether a verification
+ * had looked something up (sorted the stdlib's list) since the load before. */
+struct lazy_load {
+    trust_step steps[3];
+    Py_ssize_t n;
+    int sorted_before;
+    /* what the directories' lookups added since the load before, or NULL */
+    STACK_OF(X509_OBJECT) *extras_before;
 };
 
 /* Does looking an object up in an unsorted OpenSSL stack sort it? OpenSSL
@@ -850,8 +913,12 @@ static int
 add_source(X509_STORE *store, const trust_step *step)
 {
     trust_bundle *bundle = PyCapsule_GetPointer(step->ref, BUNDLE_CAPSULE);
-    for (int i = 0; i < sk_X509_OBJECT_num(bundle->objects); i++) {
-        X509_OBJECT *obj = sk_X509_OBJECT_value(bundle->objects, i);
+    STACK_OF(X509_OBJECT) *objects = bundle_objects(bundle);
+    if (objects == NULL) {
+        return 0;
+    }
+    for (int i = 0; i < sk_X509_OBJECT_num(objects); i++) {
+        X509_OBJECT *obj = sk_X509_OBJECT_value(objects, i);
         int ok = X509_OBJECT_get_type(obj) == X509_LU_X509
                      ? X509_STORE_add_cert(store, X509_OBJECT_get0_X509(obj))
                      : X509_STORE_add_crl(store, X509_OBJECT_get0_X509_CRL(obj));
@@ -871,13 +938,14 @@ static int
 suffix_after_source(struct tlsctx_trust *trust, X509_STORE *store, const trust_step *step)
 {
     trust_bundle *bundle = PyCapsule_GetPointer(step->ref, BUNDLE_CAPSULE);
-    if (!X509_STORE_lock(store)) {
+    STACK_OF(X509_OBJECT) *added = bundle_objects(bundle);
+    if (added == NULL || !X509_STORE_lock(store)) {
         return -1;
     }
     STACK_OF(X509_OBJECT) *objects = X509_STORE_get0_objects(store);
     int rc = 0;
-    for (int i = 0; rc == 0 && i < sk_X509_OBJECT_num(bundle->objects); i++) {
-        X509_OBJECT *obj = sk_X509_OBJECT_value(bundle->objects, i);
+    for (int i = 0; rc == 0 && i < sk_X509_OBJECT_num(added); i++) {
+        X509_OBJECT *obj = sk_X509_OBJECT_value(added, i);
         X509_OBJECT *match = X509_OBJECT_retrieve_match(objects, obj);
         if (find_sorts) {
             trust->suffix_n = 0;
@@ -1195,7 +1263,7 @@ use_private_copy(tlsctx_context *self, unsigned long flags, Py_ssize_t first_new
  * added again: loading a source again adds nothing to the stdlib's list
  * (but on OpenSSL 3.0-3.1, looking its objects up sorts the list). */
 static int
-add_steps(tlsctx_context *self, const trust_step *steps, Py_ssize_t n)
+add_steps_eager(tlsctx_context *self, const trust_step *steps, Py_ssize_t n)
 {
     struct tlsctx_trust *trust = self->trust;
     Py_ssize_t first_new = trust->n;
@@ -1255,6 +1323,469 @@ error:
     return -1;
 }
 
+/* ---- lazy trust ------------------------------------------------------------ */
+
+static tlsctx_lazy_index *
+step_index(const trust_step *step)
+{
+    if (step->kind != STEP_SOURCE) {
+        return NULL;
+    }
+    trust_bundle *bundle = PyCapsule_GetPointer(step->ref, BUNDLE_CAPSULE);
+    return bundle != NULL ? bundle->lazy : NULL;
+}
+
+/* Can a load of `steps` be served lazily? Every source must have been
+ * indexed; a first load needs one. */
+static int
+steps_lazy(const trust_step *steps, Py_ssize_t n, int first)
+{
+    int sources = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (steps[i].kind == STEP_SOURCE) {
+            if (step_index(&steps[i]) == NULL) {
+                return 0;
+            }
+            sources++;
+        }
+    }
+    return sources > 0 || !first;
+}
+
+static void
+loads_clear(struct tlsctx_trust *trust)
+{
+    while (trust->loads_n > 0) {
+        struct lazy_load *load = &trust->loads[--trust->loads_n];
+        while (load->n > 0) {
+            Py_DECREF(load->steps[--load->n].ref);
+        }
+        sk_X509_OBJECT_pop_free(load->extras_before, X509_OBJECT_free);
+    }
+    PyMem_Free(trust->loads);
+    trust->loads = NULL;
+    trust->loads_allocated = 0;
+}
+
+/* Takes `extras` (may be NULL), also on failure. */
+static int
+loads_push(struct tlsctx_trust *trust, const trust_step *steps, Py_ssize_t n, int sorted_before,
+           STACK_OF(X509_OBJECT) *extras)
+{
+    if (trust->loads_n == trust->loads_allocated) {
+        Py_ssize_t size = trust->loads_allocated ? trust->loads_allocated * 2 : 2;
+        struct lazy_load *bigger = PyMem_Realloc(trust->loads, (size_t)size * sizeof(*bigger));
+        if (bigger == NULL) {
+            sk_X509_OBJECT_pop_free(extras, X509_OBJECT_free);
+            PyErr_NoMemory();
+            return -1;
+        }
+        trust->loads = bigger;
+        trust->loads_allocated = size;
+    }
+    struct lazy_load *load = &trust->loads[trust->loads_n++];
+    load->n = n;
+    load->sorted_before = sorted_before;
+    load->extras_before = extras;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        load->steps[i].kind = steps[i].kind;
+        load->steps[i].ref = Py_NewRef(steps[i].ref);
+    }
+    return 0;
+}
+
+/* Is `object` one the lookup decoded from the context's sources? */
+static int
+from_sources(struct tlsctx_trust *trust, const void *object)
+{
+    for (Py_ssize_t i = 0; i < trust->n; i++) {
+        tlsctx_lazy_index *index = step_index(&trust->steps[i]);
+        if (index != NULL && tlsctx_lazy_index_owns(index, object)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Was `object` recorded with a load already? */
+static int
+recorded(struct tlsctx_trust *trust, const void *object)
+{
+    for (Py_ssize_t k = 0; k < trust->loads_n; k++) {
+        STACK_OF(X509_OBJECT) *extras = trust->loads[k].extras_before;
+        for (int i = 0; extras != NULL && i < sk_X509_OBJECT_num(extras); i++) {
+            if (object_identity(sk_X509_OBJECT_value(extras, i)) == object) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* What the directories' lookups added to a lazy store (objects not decoded
+ * from the sources) and no load recorded yet, in its order, each with a
+ * reference. */
+static STACK_OF(X509_OBJECT) *
+lazy_extras(struct tlsctx_trust *trust, X509_STORE *store, int new_only)
+{
+    STACK_OF(X509_OBJECT) *extra = sk_X509_OBJECT_new_null();
+    if (extra == NULL || !X509_STORE_lock(store)) {
+        sk_X509_OBJECT_free(extra);
+        return NULL;
+    }
+    STACK_OF(X509_OBJECT) *objects = X509_STORE_get0_objects(store);
+    int ok = 1;
+    for (int i = 0; ok && i < sk_X509_OBJECT_num(objects); i++) {
+        X509_OBJECT *obj = sk_X509_OBJECT_value(objects, i);
+        if (from_sources(trust, object_identity(obj))
+            || (new_only && recorded(trust, object_identity(obj)))) {
+            continue;
+        }
+        X509_OBJECT *copy = X509_OBJECT_new();
+        ok = copy != NULL
+             && (X509_OBJECT_get_type(obj) == X509_LU_X509
+                     ? X509_OBJECT_set1_X509(copy, X509_OBJECT_get0_X509(obj))
+                     : X509_OBJECT_set1_X509_CRL(copy, X509_OBJECT_get0_X509_CRL(obj)))
+             && sk_X509_OBJECT_push(extra, copy);
+        if (!ok) {
+            X509_OBJECT_free(copy);
+        }
+    }
+    X509_STORE_unlock(store);
+    if (!ok) {
+        sk_X509_OBJECT_pop_free(extra, X509_OBJECT_free);
+        return NULL;
+    }
+    return extra;
+}
+
+static int
+add_object(X509_STORE *store, X509_OBJECT *obj)
+{
+    return X509_OBJECT_get_type(obj) == X509_LU_X509
+               ? X509_STORE_add_cert(store, X509_OBJECT_get0_X509(obj))
+               : X509_STORE_add_crl(store, X509_OBJECT_get0_X509_CRL(obj));
+}
+
+/* A store of the context's own for its steps under `flags`: a lookup over
+ * the sources' indexes (first, so that it answers for the sources' names
+ * before any directory does, as the certificates the stdlib loaded would),
+ * the directories' lookups, the sources' CRLs, and what the directories
+ * added to the context's present lazy store (`extras`), each followed, as in
+ * the stdlib's list, by the sources' certificates of the same name. Nothing
+ * else is decoded until a verification asks for a name. */
+static X509_STORE *
+build_lazy_store(struct tlsctx_trust *trust, unsigned long flags, STACK_OF(X509_OBJECT) *extras)
+{
+    tlsctx_lazy_index **indexes = PyMem_Malloc((size_t)(trust->n + 1) * sizeof(*indexes));
+    int n_indexes = 0;
+    if (indexes == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < trust->n; i++) {
+        if (trust->steps[i].kind == STEP_SOURCE) {
+            indexes[n_indexes++] = step_index(&trust->steps[i]);
+        }
+    }
+    X509_STORE *store = X509_STORE_new();
+    int ok = store != NULL && force_flags(X509_STORE_get0_param(store), flags)
+             && tlsctx_lazy_add_lookup(store, indexes, n_indexes);
+    for (Py_ssize_t i = 0; ok && i < trust->n; i++) {
+        ok = trust->steps[i].kind == STEP_SOURCE
+                 ? tlsctx_lazy_index_add_crls(step_index(&trust->steps[i]), store)
+                 : add_lookup(store, &trust->steps[i]);
+    }
+    for (int i = 0; ok && extras != NULL && i < sk_X509_OBJECT_num(extras); i++) {
+        X509_OBJECT *obj = sk_X509_OBJECT_value(extras, i);
+        ok = add_object(store, obj);
+        if (ok && X509_OBJECT_get_type(obj) == X509_LU_X509) {
+            (void)tlsctx_lazy_add_named(store, indexes, n_indexes,
+                                        X509_get_subject_name(X509_OBJECT_get0_X509(obj)));
+        }
+    }
+    PyMem_Free(indexes);
+    if (!ok) {
+        X509_STORE_free(store);
+        return NULL;
+    }
+    seal_store(store);
+    ERR_clear_error();
+    return store;
+}
+
+/* The lazy store for the context's steps under `flags`, shared between
+ * contexts through the cache (a new reference). Its lookup adds only the
+ * sources' certificates, every one of a name at once, so what it holds for
+ * a name never depends on which context asked first; a context with
+ * directory look-ups gets a store of its own before a connection uses it. */
+static X509_STORE *
+shared_lazy_store(tlsctx_context *self, unsigned long flags)
+{
+    tlsctx_state *state = self->state;
+    tlsctx_trust_cache *cache = get_cache(state);
+    PyObject *inner = shared_key(self->trust, flags);
+    PyObject *key = inner != NULL ? Py_BuildValue("(sO)", "lazy", inner) : NULL;
+    Py_XDECREF(inner);
+    if (key == NULL) {
+        return NULL;
+    }
+    X509_STORE *result = NULL;
+    PyObject *capsule = cache_lookup(state, cache->stores, key, MAX_STORES);
+    if (capsule == NULL) {
+        if (PyErr_Occurred()) {
+            goto done;
+        }
+        shared_store *shared = PyMem_RawMalloc(sizeof(*shared));
+        if (shared == NULL) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        shared->store = build_lazy_store(self->trust, flags, NULL);
+        if (shared->store == NULL) {
+            PyMem_RawFree(shared);
+            tlsctx_set_ssl_error(state, NULL);
+            goto done;
+        }
+        capsule = PyCapsule_New(shared, STORE_CAPSULE, shared_store_destructor);
+        if (capsule == NULL) {
+            X509_STORE_free(shared->store);
+            PyMem_RawFree(shared);
+            goto done;
+        }
+        if (cache_put(state, cache->stores, key, capsule, MAX_STORES) < 0) {
+            goto done;
+        }
+    }
+    shared_store *shared = PyCapsule_GetPointer(capsule, STORE_CAPSULE);
+    if (shared != NULL && X509_STORE_up_ref(shared->store)) {
+        result = shared->store;
+    }
+    else if (!PyErr_Occurred()) {
+        tlsctx_set_ssl_error(state, NULL);
+    }
+done:
+    Py_XDECREF(capsule);
+    Py_DECREF(key);
+    return result;
+}
+
+/* Move a lazy context (or a fresh one, trust->n == 0) to a new lazy store
+ * for its steps under `flags`; `looked_up`: whether the new store starts as
+ * one a verification has used. */
+static int
+use_lazy_store(tlsctx_context *self, unsigned long flags, int looked_up)
+{
+    struct tlsctx_trust *trust = self->trust;
+    X509_STORE *present = SSL_CTX_get_cert_store(self->ctx);
+    X509_STORE *store;
+    int own = trust->lazy && trust->lazy_private;
+    if (own) {
+        /* what the directories added stays the context's own */
+        STACK_OF(X509_OBJECT) *extras = lazy_extras(trust, present, 0);
+        if (extras == NULL) {
+            tlsctx_set_ssl_error(self->state, NULL);
+            return -1;
+        }
+        store = build_lazy_store(trust, flags, extras);
+        sk_X509_OBJECT_pop_free(extras, X509_OBJECT_free);
+        if (store == NULL) {
+            tlsctx_set_ssl_error(self->state, NULL);
+            return -1;
+        }
+    }
+    else if ((store = shared_lazy_store(self, flags)) == NULL) {
+        return -1;
+    }
+    SSL_CTX_set_cert_store(self->ctx, store);   /* takes our reference */
+    trust->shared = 0;
+    trust->lazy = 1;
+    trust->lazy_private = own;
+    trust->lazy_pinned = 0;
+    trust->suffix_n = 0;
+    set_phase(trust, store, looked_up);
+    return 0;
+}
+
+/* A load served lazily: recorded for a later replay, the steps appended,
+ * and a new store (connections keep the one they pinned). */
+static int
+lazy_load(tlsctx_context *self, const trust_step *steps, Py_ssize_t n)
+{
+    struct tlsctx_trust *trust = self->trust;
+    Py_ssize_t first_new = trust->n;
+    int looked_up = trust->lazy && is_sorted(trust);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (steps_find(trust, &steps[i]) == NULL && steps_append(trust, &steps[i]) < 0) {
+            goto error;
+        }
+    }
+    STACK_OF(X509_OBJECT) *extras = NULL;
+    if (looked_up) {
+        extras = lazy_extras(trust, SSL_CTX_get_cert_store(self->ctx), 1);
+        if (extras == NULL) {
+            tlsctx_set_ssl_error(self->state, NULL);
+            goto error;
+        }
+    }
+    if (loads_push(trust, steps, n, looked_up, extras) < 0) {
+        goto error;
+    }
+    if (trust->lazy && trust->n == first_new) {
+        return 0;   /* nothing new for the store (nor the stdlib's list): keep it */
+    }
+    if (use_lazy_store(self, store_flags(SSL_CTX_get_cert_store(self->ctx)), 0) < 0) {
+        struct lazy_load *load = &trust->loads[--trust->loads_n];
+        while (load->n > 0) {
+            Py_DECREF(load->steps[--load->n].ref);
+        }
+        sk_X509_OBJECT_pop_free(load->extras_before, X509_OBJECT_free);
+        goto error;
+    }
+    return 0;
+error:
+    steps_truncate(trust, first_new);
+    return -1;
+}
+
+/* A verification looked something up: the stdlib's list is sorted now. A
+ * private store is the list itself. */
+static void
+mark_sorted(tlsctx_context *self)
+{
+    X509_STORE *store = SSL_CTX_get_cert_store(self->ctx);
+    set_phase(self->trust, store, 1);
+    if (!self->trust->shared && X509_STORE_lock(store)) {
+        sk_X509_OBJECT_sort(X509_STORE_get0_objects(store));
+        X509_STORE_unlock(store);
+    }
+}
+
+/* What the directories' lookups added during a verification, added to a
+ * private copy of the context's (sorted) store as the lookups added them;
+ * the verification's look-ups sorted the list again. */
+static int
+add_extras(tlsctx_context *self, unsigned long flags, STACK_OF(X509_OBJECT) *extras)
+{
+    if (extras == NULL || sk_X509_OBJECT_num(extras) == 0) {
+        return 0;
+    }
+    set_phase(self->trust, SSL_CTX_get_cert_store(self->ctx), 1);
+    if (use_private_copy(self, flags, self->trust->n) < 0) {
+        return -1;
+    }
+    X509_STORE *store = SSL_CTX_get_cert_store(self->ctx);
+    int ok = 1;
+    for (int i = 0; ok && i < sk_X509_OBJECT_num(extras); i++) {
+        ok = add_object(store, sk_X509_OBJECT_value(extras, i));
+    }
+    if (!ok || !X509_STORE_lock(store)) {
+        tlsctx_set_ssl_error(self->state, NULL);
+        return -1;
+    }
+    sk_X509_OBJECT_sort(X509_STORE_get0_objects(store));
+    X509_STORE_unlock(store);
+    return 0;
+}
+
+/* Leave the lazy store for the stores the context would have had without
+ * it: make the same loads again the ordinary way (which decodes each source
+ * fully, once per process), under the present flags, with the list sorted
+ * where verifications sorted the stdlib's; what the directories' lookups
+ * added goes to a private copy. Connections keep the lazy store they
+ * pinned. All or nothing. */
+static int
+lazy_materialize(tlsctx_context *self)
+{
+    struct tlsctx_trust *trust = self->trust;
+    if (!trust->lazy) {
+        return 0;
+    }
+    X509_STORE *lazy_store = SSL_CTX_get_cert_store(self->ctx);
+    unsigned long flags = store_flags(lazy_store);
+    int looked_up = is_sorted(trust);
+    trust_step *steps = trust->steps;
+    Py_ssize_t n = trust->n, allocated = trust->allocated;
+    STACK_OF(X509_OBJECT) *extras = looked_up ? lazy_extras(trust, lazy_store, 1) : NULL;
+    X509_STORE *empty = X509_STORE_new();
+    if ((looked_up && extras == NULL) || empty == NULL
+        || !force_flags(X509_STORE_get0_param(empty), flags) || !X509_STORE_up_ref(lazy_store)) {
+        sk_X509_OBJECT_pop_free(extras, X509_OBJECT_free);
+        X509_STORE_free(empty);
+        tlsctx_set_ssl_error(self->state, NULL);
+        return -1;
+    }
+    seal_store(empty);
+    SSL_CTX_set_cert_store(self->ctx, empty);
+    trust->steps = NULL;
+    trust->n = trust->allocated = 0;
+    trust->lazy = 0;
+    trust->shared = 1;
+    trust->suffix_n = 0;
+    set_phase(trust, empty, 1);
+    for (Py_ssize_t k = 0; k < trust->loads_n; k++) {
+        struct lazy_load *load = &trust->loads[k];
+        if (load->sorted_before) {
+            mark_sorted(self);
+        }
+        if (add_extras(self, flags, load->extras_before) < 0
+            || add_steps_eager(self, load->steps, load->n) < 0) {
+            goto error;
+        }
+    }
+    if (looked_up) {
+        mark_sorted(self);
+    }
+    if (add_extras(self, flags, extras) < 0) {
+        goto error;
+    }
+    ERR_clear_error();
+    sk_X509_OBJECT_pop_free(extras, X509_OBJECT_free);
+    loads_clear(trust);
+    while (n > 0) {
+        Py_DECREF(steps[--n].ref);
+    }
+    PyMem_Free(steps);
+    X509_STORE_free(lazy_store);
+    return 0;
+error:
+    /* back to the lazy store, as it was */
+    sk_X509_OBJECT_pop_free(extras, X509_OBJECT_free);
+    steps_truncate(trust, 0);
+    PyMem_Free(trust->steps);
+    trust->steps = steps;
+    trust->n = n;
+    trust->allocated = allocated;
+    SSL_CTX_set_cert_store(self->ctx, lazy_store);   /* takes our reference */
+    trust->lazy = 1;
+    trust->shared = 0;
+    trust->suffix_n = 0;
+    set_phase(trust, lazy_store, looked_up);
+    return -1;
+}
+
+int
+tlsctx_trust_materialize(tlsctx_context *self)
+{
+    return lazy_materialize(self);
+}
+
+/* Apply what a load adds (`steps`): lazily when the context has loaded only
+ * indexed sources so far (or nothing) and these are indexed too, else as
+ * the stdlib would. */
+static int
+add_steps(tlsctx_context *self, const trust_step *steps, Py_ssize_t n)
+{
+    struct tlsctx_trust *trust = self->trust;
+    if ((trust->lazy || (trust->n == 0 && trust->shared))
+        && steps_lazy(steps, n, !trust->lazy)) {
+        return lazy_load(self, steps, n);
+    }
+    if (lazy_materialize(self) < 0) {
+        return -1;
+    }
+    return add_steps_eager(self, steps, n);
+}
+
 /* ---- the context-facing API --------------------------------------------- */
 
 int
@@ -1279,6 +1810,7 @@ tlsctx_trust_free(tlsctx_context *self)
 {
     if (self->trust != NULL) {
         steps_truncate(self->trust, 0);
+        loads_clear(self->trust);
         PyMem_Free(self->trust->steps);
         PyMem_Free(self->trust->suffix);
         PyMem_Free(self->trust);
@@ -1415,6 +1947,17 @@ tlsctx_trust_set_verify_flags(tlsctx_context *self, unsigned long wanted)
     unsigned long result = X509_VERIFY_PARAM_get_flags(scratch);
     X509_VERIFY_PARAM_free(scratch);
     struct tlsctx_trust *trust = self->trust;
+    if (trust->lazy && trust->lazy_private && !trust->lazy_pinned) {
+        /* no connection uses its own lazy store yet: it takes the flags itself */
+        if (!force_flags(X509_STORE_get0_param(SSL_CTX_get_cert_store(self->ctx)), result)) {
+            tlsctx_set_ssl_error(self->state, NULL);
+            return -1;
+        }
+        return 0;
+    }
+    if (trust->lazy) {
+        return use_lazy_store(self, result, is_sorted(trust));
+    }
     if (!trust->shared) {
         return use_private_copy(self, result, trust->n);
     }
@@ -1430,6 +1973,23 @@ int
 tlsctx_trust_pin(tlsctx_context *self, SSL *ssl)
 {
     struct tlsctx_trust *trust = self->trust;
+    if (trust->lazy) {
+        /* directory look-ups add to the store during verification: a store
+         * of the context's own first (decoded certificates are shared) */
+        if (!trust->lazy_private && steps_has_lookups(trust)) {
+            X509_STORE *present = SSL_CTX_get_cert_store(self->ctx);
+            int looked_up = is_sorted(trust);
+            X509_STORE *own = build_lazy_store(trust, store_flags(present), NULL);
+            if (own == NULL) {
+                tlsctx_set_ssl_error(self->state, NULL);
+                return -1;
+            }
+            SSL_CTX_set_cert_store(self->ctx, own);   /* takes our reference */
+            trust->lazy_private = 1;
+            set_phase(trust, own, looked_up);
+        }
+        trust->lazy_pinned = 1;
+    }
     /* look-ups in a capath add to the store during verification: a context
      * with lookups gets a store of its own first, so that no other context
      * sees the additions */
@@ -1450,6 +2010,9 @@ tlsctx_trust_pin(tlsctx_context *self, SSL *ssl)
 STACK_OF(X509) *
 tlsctx_trust_ca_certs(tlsctx_context *self)
 {
+    if (lazy_materialize(self) < 0) {
+        return NULL;
+    }
     const void *const *suffix;
     Py_ssize_t suffix_n = current_suffix(self->trust, &suffix);
     X509_STORE *store = SSL_CTX_get_cert_store(self->ctx);
@@ -1587,7 +2150,34 @@ clear_default_verify_paths(PyObject *module, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+static PyObject *
+set_lazy_trust(PyObject *module, PyObject *arg)
+{
+    int on = PyObject_IsTrue(arg);
+    if (on < 0) {
+        return NULL;
+    }
+    int was = __atomic_exchange_n(&lazy_enabled, on, __ATOMIC_RELAXED);
+    return PyBool_FromLong(was);
+}
+
+static PyObject *
+trust_state(PyObject *module, PyObject *arg)
+{
+    tlsctx_state *state = tlsctx_get_state(module);
+    if (!PyObject_TypeCheck(arg, state->context_type)) {
+        PyErr_SetString(PyExc_TypeError, "an SSLContext is required");
+        return NULL;
+    }
+    struct tlsctx_trust *trust = ((tlsctx_context *)arg)->trust;
+    return PyUnicode_FromString(trust->lazy ? "lazy" : trust->shared ? "shared" : "private");
+}
+
 static PyMethodDef trust_functions[] = {
+    {"_trust_state", trust_state, METH_O,
+     "How a context holds its trust: 'lazy', 'shared' or 'private' (for tests)."},
+    {"_set_lazy_trust", set_lazy_trust, METH_O,
+     "Index new trust sources lazily (True) or parse them fully; returns the previous setting."},
     {"_trust_cache_clear", trust_cache_clear, METH_NOARGS,
      "Forget every parsed trust source and shared store."},
     {"_trust_cache_info", trust_cache_info, METH_NOARGS,
@@ -1624,9 +2214,13 @@ tlsctx_setup_trust_cache(PyObject *module, tlsctx_state *state)
         return -1;
     }
     state->trust_cache = cache;
-    if (tlsctx_trust_probe_openssl() < 0) {
+    if (tlsctx_trust_probe_openssl() < 0 || tlsctx_lazy_setup() < 0) {
         PyErr_NoMemory();
         return -1;
+    }
+    const char *lazy = getenv("TLSCTX_LAZY_TRUST");
+    if (lazy != NULL && strcmp(lazy, "0") == 0) {
+        __atomic_store_n(&lazy_enabled, 0, __ATOMIC_RELAXED);
     }
 #if PY_VERSION_HEX < 0x030D0000
     cache->lock = PyThread_allocate_lock();
