@@ -14,7 +14,9 @@
  * is OpenSSL's: a look-up during a verification sorts the store's object
  * list; X509_STORE_add_cert looks the object up first (which, on OpenSSL
  * 3.0-3.1 only, also sorts the list) and appends it unless it is a
- * duplicate. With a stable sort (glibc's qsort is a merge sort), the
+ * duplicate, which on 3.2+ it can miss on an unsorted list (see
+ * simulate_source): what each load appends is worked out on a copy of the
+ * stdlib's list, and a shared store is keyed by it. With a stable sort (glibc's qsort is a merge sort), the
  * stdlib's list is therefore always the sorted list with the objects
  * appended since the last sort moved to the end, in order. A context keeps
  * those objects (its "suffix") and one bit telling whether a verification
@@ -687,7 +689,7 @@ struct tlsctx_trust {
      * to the stdlib's list since OpenSSL last sorted it, in order; they come
      * after the others (see the top of the file). */
     const void **suffix;
-    Py_ssize_t suffix_n, suffix_allocated;
+    Py_ssize_t suffix_n;
     /* (uintptr_t)store | 1 once a look-up has sorted the stdlib's list (the
      * suffix no longer counts): set without the GIL by verifications
      * (note_lookup), so read atomically. */
@@ -1250,7 +1252,8 @@ use_private_copy(tlsctx_context *self, unsigned long flags, Py_ssize_t first_new
 /* What a load of `steps` appends to the stdlib's list (see simulate_source):
  * taken[i] for each SOURCE step, one byte per object, in buffers the caller
  * frees; and the context's new suffix (the objects appended since OpenSSL
- * last sorted the list), in a new array. NULL buffers for other steps. */
+ * last sorted the list), in a new array. NULL buffers for other steps.
+ * 0 on failure, with an exception set or the reason on the error queue. */
 static int
 plan_load(struct tlsctx_trust *trust, X509_STORE *store, const trust_step *steps, Py_ssize_t n,
           unsigned char *taken[3], const void ***suffix_out, Py_ssize_t *suffix_n_out)
@@ -1277,6 +1280,7 @@ plan_load(struct tlsctx_trust *trust, X509_STORE *store, const trust_step *steps
         int count = sk_X509_OBJECT_num(objects);
         taken[i] = PyMem_Malloc(count > 0 ? (size_t)count : 1);
         if (taken[i] == NULL) {
+            PyErr_NoMemory();
             ok = 0;
             break;
         }
@@ -1308,6 +1312,7 @@ plan_load(struct tlsctx_trust *trust, X509_STORE *store, const trust_step *steps
      * 3.0-3.1 sorts the list, then appends it unless it is a duplicate. */
     const void **next = PyMem_Malloc((size_t)(suffix_n + appended + 1) * sizeof(*next));
     if (next == NULL) {
+        PyErr_NoMemory();
         return 0;
     }
     Py_ssize_t next_n = suffix_n;
@@ -1371,7 +1376,9 @@ add_steps(tlsctx_context *self, const trust_step *steps, Py_ssize_t n)
     X509_STORE *store = SSL_CTX_get_cert_store(self->ctx);
     unsigned long flags = store_flags(store);
     if (!plan_load(trust, store, steps, n, taken, &suffix, &suffix_n)) {
-        tlsctx_set_ssl_error(self->state, NULL);
+        if (!PyErr_Occurred()) {
+            tlsctx_set_ssl_error(self->state, NULL);
+        }
         goto done;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -1408,7 +1415,7 @@ add_steps(tlsctx_context *self, const trust_step *steps, Py_ssize_t n)
     }
     PyMem_Free(trust->suffix);
     trust->suffix = suffix;
-    trust->suffix_n = trust->suffix_allocated = suffix_n;
+    trust->suffix_n = suffix_n;
     suffix = NULL;
     set_phase(trust, SSL_CTX_get_cert_store(self->ctx), trust->suffix_n == 0);
     rc = 0;
