@@ -16,9 +16,10 @@
  * 3.0-3.1 only, also sorts the list) and appends it unless it is a
  * duplicate, which on 3.2+ it can miss on an unsorted list (see
  * simulate_source): what each load appends is worked out on a copy of the
- * stdlib's list, and a shared store is keyed by it. With a stable sort (glibc's qsort is a merge sort), the
- * stdlib's list is therefore always the sorted list with the objects
- * appended since the last sort moved to the end, in order. A context keeps
+ * stdlib's list, and a shared store is keyed by it. With a stable sort
+ * (glibc's qsort is a merge sort), the stdlib's list is therefore always
+ * the sorted list with the objects appended since the last sort moved to
+ * the end, in order. A context keeps
  * those objects (its "suffix") and one bit telling whether a verification
  * has sorted the list since, which a look-up sets without the GIL
  * (note_lookup).
