@@ -14,9 +14,12 @@
  * is OpenSSL's: a look-up during a verification sorts the store's object
  * list; X509_STORE_add_cert looks the object up first (which, on OpenSSL
  * 3.0-3.1 only, also sorts the list) and appends it unless it is a
- * duplicate. With a stable sort (glibc's qsort is a merge sort), the
- * stdlib's list is therefore always the sorted list with the objects
- * appended since the last sort moved to the end, in order. A context keeps
+ * duplicate, which on 3.2+ it can miss on an unsorted list (see
+ * simulate_source): what each load appends is worked out on a copy of the
+ * stdlib's list, and a shared store is keyed by it. With a stable sort
+ * (glibc's qsort is a merge sort), the stdlib's list is therefore always
+ * the sorted list with the objects appended since the last sort moved to
+ * the end, in order. A context keeps
  * those objects (its "suffix") and one bit telling whether a verification
  * has sorted the list since, which a look-up sets without the GIL
  * (note_lookup).
@@ -79,6 +82,9 @@ typedef struct {
      * were too recent to tell a later rewrite apart (see file_bundle). */
     unsigned char digest[SHA256_DIGEST_LENGTH];
     int racy;
+    /* One byte per object: whether loading the bundle into an empty list
+     * appends it (see bundle_alone); NULL until a load needs it. */
+    unsigned char *alone;
 } trust_bundle;
 
 static void
@@ -87,6 +93,7 @@ bundle_free(trust_bundle *bundle)
     if (bundle != NULL) {
         sk_X509_OBJECT_pop_free(bundle->objects, X509_OBJECT_free);
         tlsctx_lazy_index_unref(bundle->lazy);
+        PyMem_RawFree(bundle->alone);
         PyMem_RawFree(bundle);
     }
 }
@@ -709,6 +716,10 @@ enum trust_step_kind { STEP_SOURCE, STEP_CAPATH, STEP_DEFAULT_PATHS };
 typedef struct {
     enum trust_step_kind kind;
     PyObject *ref;   /* SOURCE: the bundle capsule; the others: the directory (bytes) */
+    /* A context's SOURCE steps only: NULL when the load appended every
+     * object of the source, else bytes, one per object, 1 for those it
+     * appended (see simulate_source). Loads pass kind and ref only. */
+    PyObject *taken;
 } trust_step;
 
 /* A context's trust. The store is either shared (from the cache, or the
@@ -724,7 +735,7 @@ struct tlsctx_trust {
      * to the stdlib's list since OpenSSL last sorted it, in order; they come
      * after the others (see the top of the file). */
     const void **suffix;
-    Py_ssize_t suffix_n, suffix_allocated;
+    Py_ssize_t suffix_n;
     /* (uintptr_t)store | 1 once a look-up has sorted the stdlib's list (the
      * suffix no longer counts): set without the GIL by verifications
      * (note_lookup), so read atomically. */
@@ -772,23 +783,6 @@ tlsctx_trust_probe_openssl(void)
     (void)OPENSSL_sk_find(stack, &one);
     find_sorts = OPENSSL_sk_is_sorted(stack);
     OPENSSL_sk_free(stack);
-    return 0;
-}
-
-static int
-suffix_push(struct tlsctx_trust *trust, const void *object)
-{
-    if (trust->suffix_n == trust->suffix_allocated) {
-        Py_ssize_t size = trust->suffix_allocated ? trust->suffix_allocated * 2 : 4;
-        const void **bigger = PyMem_Realloc(trust->suffix, (size_t)size * sizeof(*bigger));
-        if (bigger == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        trust->suffix = bigger;
-        trust->suffix_allocated = size;
-    }
-    trust->suffix[trust->suffix_n++] = object;
     return 0;
 }
 
@@ -844,6 +838,7 @@ steps_append(struct tlsctx_trust *trust, const trust_step *step)
     }
     trust->steps[trust->n].kind = step->kind;
     trust->steps[trust->n].ref = Py_NewRef(step->ref);
+    trust->steps[trust->n].taken = NULL;
     trust->n++;
     return 0;
 }
@@ -854,6 +849,7 @@ steps_truncate(struct tlsctx_trust *trust, Py_ssize_t n)
     while (trust->n > n) {
         trust->n--;
         Py_DECREF(trust->steps[trust->n].ref);
+        Py_CLEAR(trust->steps[trust->n].taken);
     }
 }
 
@@ -929,35 +925,6 @@ add_source(X509_STORE *store, const trust_step *step)
     return 1;
 }
 
-/* What loading `step` (a source new to the context) did to the stdlib's
- * list, given the store that holds everything loaded so far: each add looks
- * the object up (on OpenSSL 3.0-3.1 that sorts the list) and appends it
- * unless it is a duplicate. An object was appended when the store's match
- * for it is that very object. */
-static int
-suffix_after_source(struct tlsctx_trust *trust, X509_STORE *store, const trust_step *step)
-{
-    trust_bundle *bundle = PyCapsule_GetPointer(step->ref, BUNDLE_CAPSULE);
-    STACK_OF(X509_OBJECT) *added = bundle_objects(bundle);
-    if (added == NULL || !X509_STORE_lock(store)) {
-        return -1;
-    }
-    STACK_OF(X509_OBJECT) *objects = X509_STORE_get0_objects(store);
-    int rc = 0;
-    for (int i = 0; rc == 0 && i < sk_X509_OBJECT_num(added); i++) {
-        X509_OBJECT *obj = sk_X509_OBJECT_value(added, i);
-        X509_OBJECT *match = X509_OBJECT_retrieve_match(objects, obj);
-        if (find_sorts) {
-            trust->suffix_n = 0;
-        }
-        if (match != NULL && object_identity(match) == object_identity(obj)) {
-            rc = suffix_push(trust, object_identity(obj));
-        }
-    }
-    X509_STORE_unlock(store);
-    return rc;
-}
-
 static X509_OBJECT *
 find_identity(STACK_OF(X509_OBJECT) *objects, const void *object)
 {
@@ -969,32 +936,54 @@ find_identity(STACK_OF(X509_OBJECT) *objects, const void *object)
     return NULL;
 }
 
+/* The stdlib's list for a store: a shallow stack of the store's objects in
+ * `store`'s order with the `suffix` objects moved last, in suffix order,
+ * with the store's comparator and, when there is no suffix, its sorted
+ * state. The caller holds the store's lock. */
+static STACK_OF(X509_OBJECT) *
+stdlib_list(X509_STORE *store, const void *const *suffix, Py_ssize_t suffix_n)
+{
+    STACK_OF(X509_OBJECT) *objects = X509_STORE_get0_objects(store);
+    STACK_OF(X509_OBJECT) *list = sk_X509_OBJECT_dup(objects);
+    if (list == NULL || suffix_n == 0) {
+        return list;
+    }
+    sk_X509_OBJECT_zero(list);
+    int n = sk_X509_OBJECT_num(objects);
+    for (Py_ssize_t i = 0; i < n + suffix_n; i++) {
+        X509_OBJECT *obj;
+        if (i < n) {
+            obj = sk_X509_OBJECT_value(objects, (int)i);
+            if (suffix_has(suffix, suffix_n, object_identity(obj))) {
+                continue;
+            }
+        }
+        else if ((obj = find_identity(objects, suffix[i - n])) == NULL) {
+            continue;
+        }
+        if (!sk_X509_OBJECT_push(list, obj)) {
+            sk_X509_OBJECT_free(list);
+            return NULL;
+        }
+    }
+    return list;
+}
+
 /* Copy the objects of `from` into the empty `to` in the order the stdlib's
- * list has them: `from`'s order with the `suffix` objects moved last, in
- * suffix order. A copy of a sorted list is marked sorted (sorting it again
- * keeps the order: qsort is a stable merge sort in the C libraries tlsctx
- * runs on). */
+ * list has them (stdlib_list). A copy of a sorted list is marked sorted
+ * (sorting it again keeps the order: qsort is a stable merge sort in the C
+ * libraries tlsctx runs on). */
 static int
 copy_objects(X509_STORE *from, X509_STORE *to, const void *const *suffix, Py_ssize_t suffix_n)
 {
     if (!X509_STORE_lock(from)) {   /* a private store may be in use */
         return 0;
     }
-    STACK_OF(X509_OBJECT) *src = X509_STORE_get0_objects(from);
+    STACK_OF(X509_OBJECT) *src = stdlib_list(from, suffix, suffix_n);
     STACK_OF(X509_OBJECT) *dst = X509_STORE_get0_objects(to);
-    int n = sk_X509_OBJECT_num(src);
-    int ok = sk_X509_OBJECT_reserve(dst, n);
-    for (Py_ssize_t i = 0; ok && i < n + suffix_n; i++) {
-        X509_OBJECT *obj;
-        if (i < n) {
-            obj = sk_X509_OBJECT_value(src, (int)i);
-            if (suffix_has(suffix, suffix_n, object_identity(obj))) {
-                continue;
-            }
-        }
-        else if ((obj = find_identity(src, suffix[i - n])) == NULL) {
-            continue;
-        }
+    int ok = src != NULL && sk_X509_OBJECT_reserve(dst, sk_X509_OBJECT_num(src));
+    for (int i = 0; ok && i < sk_X509_OBJECT_num(src); i++) {
+        X509_OBJECT *obj = sk_X509_OBJECT_value(src, i);
         X509_OBJECT *copy = X509_OBJECT_new();
         ok = copy != NULL
              && (X509_OBJECT_get_type(obj) == X509_LU_X509
@@ -1005,12 +994,84 @@ copy_objects(X509_STORE *from, X509_STORE *to, const void *const *suffix, Py_ssi
             X509_OBJECT_free(copy);
         }
     }
-    int sorted = suffix_n == 0 && sk_X509_OBJECT_is_sorted(src);
+    int sorted = ok && suffix_n == 0 && sk_X509_OBJECT_is_sorted(src);
+    sk_X509_OBJECT_free(src);
     X509_STORE_unlock(from);
     if (ok && sorted) {
         sk_X509_OBJECT_sort(dst);
     }
     return ok;
+}
+
+/* ---- what a load appends --------------------------------------------------- */
+
+/* X509_STORE_add_cert and _add_crl skip an object when
+ * X509_OBJECT_retrieve_match finds a duplicate: it finds the first object
+ * with the same subject (a binary search on a sorted list; on an unsorted
+ * one, OpenSSL 3.0-3.1 sort the list first while 3.2+ search it in order)
+ * and compares the objects from there while their subjects are equal. So on
+ * 3.2+ a duplicate outside the run that begins at the first object of its
+ * subject is not seen and is appended again: loading the same bundle twice
+ * can append some of its certificates twice, depending on the order of the
+ * list. What each load appends is therefore worked out with OpenSSL's own
+ * search on a scratch copy of the stdlib's list (stdlib_list), and a shared
+ * store is keyed by it (the steps' `taken`). */
+
+/* The objects of a SOURCE step, in the order the stdlib adds them (a lazy
+ * bundle decodes them all, once); NULL with the reason on the error queue. */
+static STACK_OF(X509_OBJECT) *
+source_objects(const trust_step *step)
+{
+    trust_bundle *bundle = PyCapsule_GetPointer(step->ref, BUNDLE_CAPSULE);
+    return bundle_objects(bundle);
+}
+
+/* Add `objects` to the scratch `list` as X509_STORE_add_cert/_add_crl would
+ * (the list holds its objects without references); taken[i]: whether the
+ * i-th object was appended. */
+static int
+simulate_source(STACK_OF(X509_OBJECT) *list, STACK_OF(X509_OBJECT) *objects, unsigned char *taken)
+{
+    for (int i = 0; i < sk_X509_OBJECT_num(objects); i++) {
+        X509_OBJECT *obj = sk_X509_OBJECT_value(objects, i);
+        taken[i] = X509_OBJECT_retrieve_match(list, obj) == NULL;
+        if (taken[i] && !sk_X509_OBJECT_push(list, obj)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* What loading the bundle into an empty list appends (a context's first
+ * load: most loads), worked out once per bundle. `empty`: an empty scratch
+ * list, which is left as the load leaves it when the answer is new; NULL
+ * with the error on the queue on failure. */
+static const unsigned char *
+bundle_alone(trust_bundle *bundle, STACK_OF(X509_OBJECT) *empty, int *filled)
+{
+    unsigned char *alone = __atomic_load_n(&bundle->alone, __ATOMIC_ACQUIRE);
+    *filled = 0;
+    if (alone != NULL) {
+        return alone;
+    }
+    STACK_OF(X509_OBJECT) *objects = bundle_objects(bundle);
+    if (objects == NULL) {
+        return NULL;
+    }
+    int n = sk_X509_OBJECT_num(objects);
+    alone = PyMem_RawMalloc(n > 0 ? (size_t)n : 1);
+    if (alone == NULL || !simulate_source(empty, objects, alone)) {
+        PyMem_RawFree(alone);
+        return NULL;
+    }
+    *filled = 1;
+    unsigned char *expected = NULL;
+    if (!__atomic_compare_exchange_n(&bundle->alone, &expected, alone, 0, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE)) {
+        PyMem_RawFree(alone);   /* another thread was first: the same answer */
+        alone = expected;
+    }
+    return alone;
 }
 
 static Py_ssize_t current_suffix(struct tlsctx_trust *trust, const void *const **suffix);
@@ -1151,9 +1212,12 @@ shared_key(const struct tlsctx_trust *trust, unsigned long flags)
     PyTuple_SET_ITEM(key, 0, flags_obj);
     for (Py_ssize_t i = 0; i < trust->n; i++) {
         PyObject *ref = trust->steps[i].ref;
-        /* a capath and the default directory differ by their lookups */
+        PyObject *taken = trust->steps[i].taken;
+        /* a capath and the default directory differ by their lookups; a
+         * source that did not append all its objects, by what it appended */
         PyObject *item = trust->steps[i].kind == STEP_DEFAULT_PATHS ? PyTuple_Pack(1, ref)
-                                                                     : Py_NewRef(ref);
+                         : taken != NULL                            ? PyTuple_Pack(2, ref, taken)
+                                                                    : Py_NewRef(ref);
         if (item == NULL) {
             Py_DECREF(key);
             return NULL;
@@ -1258,69 +1322,189 @@ use_private_copy(tlsctx_context *self, unsigned long flags, Py_ssize_t first_new
     return 0;
 }
 
+/* What a load of `steps` appends to the stdlib's list (see simulate_source):
+ * taken[i] for each SOURCE step, one byte per object, in buffers the caller
+ * frees; and the context's new suffix (the objects appended since OpenSSL
+ * last sorted the list), in a new array. NULL buffers for other steps.
+ * 0 on failure, with an exception set or the reason on the error queue. */
+static int
+plan_load(struct tlsctx_trust *trust, X509_STORE *store, const trust_step *steps, Py_ssize_t n,
+          unsigned char *taken[3], const void ***suffix_out, Py_ssize_t *suffix_n_out)
+{
+    const void *const *suffix;
+    Py_ssize_t suffix_n = current_suffix(trust, &suffix);
+    STACK_OF(X509_OBJECT) *list = NULL;
+    Py_ssize_t appended = 0;
+    Py_ssize_t stale = -1;   /* a step the list does not show yet */
+    int ok = 1;
+    if (!X509_STORE_lock(store)) {   /* a private store may be in use */
+        return 0;
+    }
+    int empty = sk_X509_OBJECT_num(X509_STORE_get0_objects(store)) == 0;
+    list = stdlib_list(store, suffix, suffix_n);
+    X509_STORE_unlock(store);
+    ok = list != NULL;
+    for (Py_ssize_t i = 0; ok && i < n; i++) {
+        if (steps[i].kind != STEP_SOURCE) {
+            continue;
+        }
+        trust_bundle *bundle = PyCapsule_GetPointer(steps[i].ref, BUNDLE_CAPSULE);
+        STACK_OF(X509_OBJECT) *objects = source_objects(&steps[i]);
+        if (objects == NULL) {
+            ok = 0;
+            break;
+        }
+        int count = sk_X509_OBJECT_num(objects);
+        taken[i] = PyMem_Malloc(count > 0 ? (size_t)count : 1);
+        if (taken[i] == NULL) {
+            PyErr_NoMemory();
+            ok = 0;
+            break;
+        }
+        if (empty && stale < 0 && sk_X509_OBJECT_num(list) == 0) {
+            /* the common first load: known per bundle */
+            int filled;
+            const unsigned char *alone = bundle_alone(bundle, list, &filled);
+            ok = alone != NULL;
+            if (ok) {
+                memcpy(taken[i], alone, (size_t)count);
+                stale = filled ? -1 : i;
+            }
+        }
+        else {
+            /* a later source of the same load: replay the first one */
+            ok = (stale < 0 || simulate_source(list, source_objects(&steps[stale]), taken[stale]))
+                 && simulate_source(list, objects, taken[i]);
+            stale = -1;
+        }
+        for (int k = 0; ok && k < count; k++) {
+            appended += taken[i][k];
+        }
+    }
+    sk_X509_OBJECT_free(list);
+    if (!ok) {
+        return 0;
+    }
+    /* The suffix: each add looks the object up first, which on OpenSSL
+     * 3.0-3.1 sorts the list, then appends it unless it is a duplicate. */
+    const void **next = PyMem_Malloc((size_t)(suffix_n + appended + 1) * sizeof(*next));
+    if (next == NULL) {
+        PyErr_NoMemory();
+        return 0;
+    }
+    Py_ssize_t next_n = suffix_n;
+    memcpy(next, suffix, (size_t)suffix_n * sizeof(*next));
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (steps[i].kind != STEP_SOURCE) {
+            continue;
+        }
+        STACK_OF(X509_OBJECT) *objects = source_objects(&steps[i]);
+        for (int k = 0; k < sk_X509_OBJECT_num(objects); k++) {
+            if (find_sorts) {
+                next_n = 0;
+            }
+            if (taken[i][k]) {
+                next[next_n++] = object_identity(sk_X509_OBJECT_value(objects, k));
+            }
+        }
+    }
+    *suffix_out = next;
+    *suffix_n_out = next_n;
+    return 1;
+}
+
+/* Append a SOURCE step whose load appended the objects `taken` marks (not
+ * none of them) to the context's steps. */
+static int
+append_source(struct tlsctx_trust *trust, const trust_step *step, const unsigned char *taken)
+{
+    int count = sk_X509_OBJECT_num(source_objects(step));
+    PyObject *subset = NULL;
+    if (memchr(taken, 0, (size_t)count) != NULL) {
+        subset = PyBytes_FromStringAndSize((const char *)taken, count);
+        if (subset == NULL) {
+            return -1;
+        }
+    }
+    if (steps_append(trust, step) < 0) {
+        Py_XDECREF(subset);
+        return -1;
+    }
+    trust->steps[trust->n - 1].taken = subset;
+    return 0;
+}
+
 /* Apply what a load adds (`steps`) to the context's trust: all of it, or
- * nothing with an exception set. Sources and lookups already there are not
- * added again: loading a source again adds nothing to the stdlib's list
- * (but on OpenSSL 3.0-3.1, looking its objects up sorts the list). */
+ * nothing with an exception set. A lookup already there is not added
+ * again; a source is added (again, possibly) when its load appends
+ * objects to the stdlib's list, and a load that appends nothing still
+ * sorts the list on OpenSSL 3.0-3.1 (its look-ups do). */
 static int
 add_steps_eager(tlsctx_context *self, const trust_step *steps, Py_ssize_t n)
 {
     struct tlsctx_trust *trust = self->trust;
     Py_ssize_t first_new = trust->n;
-    int repeat[3] = {0, 0, 0};
-    int last_source_repeats = 0;
+    unsigned char *taken[3] = {NULL, NULL, NULL};
+    const void **suffix = NULL;
+    Py_ssize_t suffix_n = 0;
+    int last_source_adds_nothing = 0;
+    int rc = -1;
     assert(n <= 3);
-    for (Py_ssize_t i = 0; i < n; i++) {
-        repeat[i] = steps_find(trust, &steps[i]) != NULL;
-        if (steps[i].kind == STEP_SOURCE) {
-            last_source_repeats = repeat[i];
+    X509_STORE *store = SSL_CTX_get_cert_store(self->ctx);
+    unsigned long flags = store_flags(store);
+    if (!plan_load(trust, store, steps, n, taken, &suffix, &suffix_n)) {
+        if (!PyErr_Occurred()) {
+            tlsctx_set_ssl_error(self->state, NULL);
         }
-        if (!repeat[i] && steps_append(trust, &steps[i]) < 0) {
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (steps[i].kind != STEP_SOURCE) {
+            if (steps_find(trust, &steps[i]) == NULL && steps_append(trust, &steps[i]) < 0) {
+                goto error;
+            }
+            continue;
+        }
+        int count = sk_X509_OBJECT_num(source_objects(&steps[i]));
+        last_source_adds_nothing = count == 0 || memchr(taken[i], 1, (size_t)count) == NULL;
+        if (!last_source_adds_nothing && append_source(trust, &steps[i], taken[i]) < 0) {
             goto error;
         }
     }
-    X509_STORE *store = SSL_CTX_get_cert_store(self->ctx);
-    unsigned long flags = store_flags(store);
     if (!trust->shared) {
-        if (trust->n == first_new && !(last_source_repeats && find_sorts)) {
-            return 0;
+        int sorts = last_source_adds_nothing && find_sorts;
+        if (trust->n == first_new && !sorts) {
+            rc = 0;
+            goto done;
         }
         /* connections may use the private store: change a copy */
         if (use_private_copy(self, flags, first_new) < 0) {
             goto error;
         }
-        if (last_source_repeats && find_sorts) {
+        if (sorts) {
             sk_X509_OBJECT_sort(X509_STORE_get0_objects(SSL_CTX_get_cert_store(self->ctx)));
         }
-        return 0;
+        rc = 0;
+        goto done;
     }
-    int was_sorted = is_sorted(trust);
     if (trust->n != first_new && use_shared_store(self, flags, first_new) < 0) {
         goto error;
     }
-    store = SSL_CTX_get_cert_store(self->ctx);
-    if (was_sorted) {
-        trust->suffix_n = 0;
-    }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (steps[i].kind != STEP_SOURCE) {
-            continue;
-        }
-        if (repeat[i]) {
-            if (find_sorts) {
-                trust->suffix_n = 0;
-            }
-        }
-        else if (suffix_after_source(trust, store, &steps[i]) < 0) {
-            tlsctx_set_ssl_error(self->state, NULL);
-            return -1;
-        }
-    }
-    set_phase(trust, store, trust->suffix_n == 0);
-    return 0;
+    PyMem_Free(trust->suffix);
+    trust->suffix = suffix;
+    trust->suffix_n = suffix_n;
+    suffix = NULL;
+    set_phase(trust, SSL_CTX_get_cert_store(self->ctx), trust->suffix_n == 0);
+    rc = 0;
+    goto done;
 error:
     steps_truncate(trust, first_new);
-    return -1;
+done:
+    for (int i = 0; i < 3; i++) {
+        PyMem_Free(taken[i]);
+    }
+    PyMem_Free(suffix);
+    return rc;
 }
 
 /* ---- lazy trust ------------------------------------------------------------ */

@@ -1136,6 +1136,41 @@ def test_get_ca_certs_order_when_loading_after_handshake(pki):
     assert run(tlsctx) == run(ssl)
 
 
+@pytest.mark.same_openssl  # which duplicates a load misses is the linked OpenSSL's
+def test_same_subject_certificates_loaded_after_handshake(pki, tmp_path):
+    """CAs sharing a subject, apart in a bundle: loading the bundle again
+    appends some of them again on OpenSSL 3.2+ unless a verification has
+    sorted the list since. Contexts with the same loads but another history
+    (a handshake in between or not) report what the stdlib's would, and a
+    store built for one is not handed to the other."""
+    twins = [issue("Fire Twin CA", ca=True, san=None) for _ in range(3)]
+    bundle = [twins[0], pki.root, twins[1], pki.other_root, twins[2]]
+    path = pki.write("twins-%s.pem" % tmp_path.name, b"".join(c.pem for c in bundle))
+    reversed_der = b"".join(c.cert.public_bytes(serialization.Encoding.DER)
+                            for c in reversed(bundle))
+
+    def run(mod):
+        views = []
+        for between in (None, "handshake", None, "handshake"):
+            for again in ((path,), (None, None, reversed_der)):
+                ctx = mod.SSLContext(mod.PROTOCOL_TLS_CLIENT)
+                ctx.load_verify_locations(path)
+                if between == "handshake":
+                    box = handshake(ctx, plain_server(ssl, pki.files["good"]))
+                    assert box["client"][0] == "ok", box
+                ctx.load_verify_locations(*again)
+                views.append(trust_view(ctx))
+                ctx.load_verify_locations(path)
+                views.append(trust_view(ctx))
+        return views
+
+    mine, theirs = run(tlsctx), run(ssl)
+    assert mine == theirs
+    if ssl.OPENSSL_VERSION_INFO >= (3, 2):
+        # the unsorted reload appended twins again; the sorted one did not
+        assert mine[0][0]["x509"] > mine[4][0]["x509"] == len(bundle)
+
+
 @pytest.mark.same_openssl  # the linked OpenSSL's own errors and store order
 @pytest.mark.parametrize("case", ["server sends a full chain", "psk only", "handshake refused"])
 def test_get_ca_certs_order_when_nothing_is_looked_up(pki, case):

@@ -542,3 +542,81 @@ def test_many_incremental_loads_keep_stdlib_order(cas, files):
         if i == 20:
             steps.append(load(cafile=files["all"]))
     run_steps(steps)
+
+
+# ---- certificates sharing a subject: OpenSSL's duplicate check ---------------
+#
+# X509_STORE_add_cert skips a certificate already in the store, but it only
+# compares it with the run of same-subject objects that starts at the first
+# one: on OpenSSL 3.2+, whose unsorted lists are searched in order, a second
+# load of a bundle whose same-subject certificates are apart appends some of
+# them again (the stdlib's counts grow), while a sorted list sees them all.
+
+
+def _same_subject_ca(common_name):
+    """A self-signed CA certificate (PEM) for `common_name`, under a key of its own."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    import datetime
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, common_name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+@pytest.fixture(scope="module")
+def twins(tmp_path_factory):
+    """Three CAs named "Twin CA" (different keys) kept apart by other CAs in
+    one bundle, and a bundle where they are adjacent."""
+    directory = tmp_path_factory.mktemp("twins")
+    twin = [_same_subject_ca("Twin CA") for _ in range(3)]
+    other = [_same_subject_ca("Other CA %d" % i) for i in range(3)]
+    apart = [twin[0], other[0], twin[1], other[1], twin[2], other[2]]
+    adjacent = twin + other
+    paths = {}
+    for name, pems in (("apart", apart), ("adjacent", adjacent), ("other", other)):
+        path = directory / (name + ".pem")
+        path.write_bytes(b"".join(pems))
+        paths[name] = str(path)
+    ders = [x509.load_pem_x509_certificate(p).public_bytes(Encoding.DER) for p in apart]
+    return {"paths": paths, "apart": apart, "ders": ders}
+
+
+@pytest.mark.same_openssl  # which duplicates are missed is the linked OpenSSL's
+@pytest.mark.parametrize("case", ["file twice", "file three times", "file, cadata, file",
+                                  "cadata then file, one call", "reordered cadata, file",
+                                  "adjacent twice", "another file in between"])
+def test_same_subject_certificates_loaded_again(twins, case):
+    apart, adjacent = twins["paths"]["apart"], twins["paths"]["adjacent"]
+    der_reversed = b"".join(reversed(twins["ders"]))
+    steps = {
+        "file twice": [load(cafile=apart)] * 2,
+        "file three times": [load(cafile=apart)] * 3,
+        "file, cadata, file": [load(cafile=apart), load(cadata=b"".join(twins["ders"])),
+                               load(cafile=apart)],
+        "cadata then file, one call": [load(cadata=b"".join(twins["apart"]).decode(),
+                                            cafile=apart), load(cafile=apart)],
+        "reordered cadata, file": [load(cadata=der_reversed), load(cafile=apart),
+                                   load(cadata=der_reversed)],
+        "adjacent twice": [load(cafile=adjacent), load(cafile=adjacent), load(cafile=apart)],
+        "another file in between": [load(cafile=apart), load(cafile=twins["paths"]["other"]),
+                                    load(cafile=apart), default_paths, load(cafile=apart)],
+    }[case]
+    mine, theirs = run_steps(steps)
+    # a second context with the same loads shares the first one's stores
+    again, _ = run_steps(steps)
+    assert snapshot(again) == snapshot(mine)
+    if case == "file twice":
+        twice = theirs.cert_store_stats()["x509"]
+        # the case this test is about: on OpenSSL 3.2+ the stdlib appends
+        # the twins apart from the first one again (3.0-3.1 sort first)
+        if ssl.OPENSSL_VERSION_INFO >= (3, 2):
+            assert twice == len(twins["apart"]) + 2
+        else:
+            assert twice == len(twins["apart"])
