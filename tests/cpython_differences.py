@@ -10,13 +10,15 @@ tools/run_cpython_tests.py fails on any other such test.  Keys are test ids
 NEWER = ("3.14", "3.15")
 
 # 3.11's test server (ThreadedEchoServer) stops on any error while reading,
-# and refuses the test's next connection; 3.13's ignores a ConnectionError.
+# and refuses (or resets) the test's next connection; 3.13's ignores a
+# ConnectionError.
 SERVER_STOPS_ON_RESET = (
     "sometimes: a client closes with the server's TLS 1.3 session tickets unread, so "
     "the server's read meets a TCP reset: ConnectionResetError as from 3.13 "
     "(peer_reset), where 3.11 reports SSLEOFError, which the read's "
     "suppress_ragged_eofs turns into b''; 3.11's test server stops on the "
-    "ConnectionResetError and refuses the test's next connection (3.13's ignores it)")
+    "ConnectionResetError and refuses (or resets) the test's next connection; "
+    "3.13's ignores it")
 # 3.11's test accepts only SSLError; 3.13's also ConnectionResetError.
 CLIENT_WRITE_RESET = (
     "sometimes: the client's write meets the TCP reset of the server's close after "
