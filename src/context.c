@@ -125,7 +125,6 @@ apply_build_defaults(tlsctx_context *self)
 static int
 apply_defaults(tlsctx_context *self)
 {
-    tlsctx_state *state = self->state;
     uint64_t options = SSL_OP_ALL & ~SSL_OP_DONT_INSERT_EMPTY_FRAGMENTS;
     options |= SSL_OP_NO_SSLv3 | SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE;
     SSL_CTX_set_options(self->ctx, options);

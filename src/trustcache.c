@@ -1393,7 +1393,9 @@ plan_load(struct tlsctx_trust *trust, X509_STORE *store, const trust_step *steps
         return 0;
     }
     Py_ssize_t next_n = suffix_n;
-    memcpy(next, suffix, (size_t)suffix_n * sizeof(*next));
+    if (suffix_n > 0) {   /* suffix may be NULL when empty */
+        memcpy(next, suffix, (size_t)suffix_n * sizeof(*next));
+    }
     for (Py_ssize_t i = 0; i < n; i++) {
         if (steps[i].kind != STEP_SOURCE) {
             continue;
