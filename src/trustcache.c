@@ -2209,20 +2209,11 @@ tlsctx_trust_ca_certs(tlsctx_context *self)
         tlsctx_set_ssl_error(self->state, NULL);
         return NULL;
     }
-    STACK_OF(X509_OBJECT) *objects = X509_STORE_get0_objects(store);
-    int n = sk_X509_OBJECT_num(objects), ok = 1;
-    for (Py_ssize_t i = 0; ok && i < n + suffix_n; i++) {
-        X509_OBJECT *obj;
-        if (i < n) {
-            obj = sk_X509_OBJECT_value(objects, (int)i);
-            if (suffix_has(suffix, suffix_n, object_identity(obj))) {
-                continue;
-            }
-        }
-        else if ((obj = find_identity(objects, suffix[i - n])) == NULL) {
-            continue;
-        }
-        X509 *cert = X509_OBJECT_get0_X509(obj);
+    /* the objects in the stdlib's order */
+    STACK_OF(X509_OBJECT) *list = stdlib_list(store, suffix, suffix_n);
+    int ok = list != NULL;
+    for (int i = 0; ok && i < sk_X509_OBJECT_num(list); i++) {
+        X509 *cert = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(list, i));
         if (cert != NULL && X509_check_ca(cert)) {
             ok = X509_up_ref(cert);
             if (ok && !sk_X509_push(certs, cert)) {
@@ -2231,6 +2222,7 @@ tlsctx_trust_ca_certs(tlsctx_context *self)
             }
         }
     }
+    sk_X509_OBJECT_free(list);
     X509_STORE_unlock(store);
     if (!ok) {
         sk_X509_pop_free(certs, X509_free);
