@@ -268,11 +268,13 @@ def client_context(mod, bundle_path, source, flags):
     return ctx
 
 
-def handshake(mod, client_ctx, server_ctx):
-    """A client of `mod` against a stdlib server over memory BIOs: what the
-    client saw (verdict and verified chain) ."""
-    cin, cout = mod.MemoryBIO(), mod.MemoryBIO()
-    sin, sout = ssl.MemoryBIO(), ssl.MemoryBIO()
+def handshake(mod, client_ctx, server_ctx, mod_serves=False):
+    """A handshake over memory BIOs, `mod`'s on the client's side (with
+    mod_serves, on the server's) and the stdlib's on the other: what the
+    client saw (verdict and verified chain)."""
+    client_bios, server_bios = (ssl, mod) if mod_serves else (mod, ssl)
+    cin, cout = client_bios.MemoryBIO(), client_bios.MemoryBIO()
+    sin, sout = server_bios.MemoryBIO(), server_bios.MemoryBIO()
     client = client_ctx.wrap_bio(cin, cout, server_hostname="localhost")
     server = server_ctx.wrap_bio(sin, sout, server_side=True)
     error = None
@@ -578,25 +580,6 @@ def test_server_builds_its_chain_from_a_lazy_store(tmp_path, source, lazy_mode):
         server_ctx.load_cert_chain(str(keycert))
         client_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         client_ctx.load_verify_locations(str(only_root))
-        cin, cout = ssl.MemoryBIO(), ssl.MemoryBIO()
-        sin, sout = mod.MemoryBIO(), mod.MemoryBIO()
-        client = client_ctx.wrap_bio(cin, cout, server_hostname="localhost")
-        server = server_ctx.wrap_bio(sin, sout, server_side=True)
-        verdict = None
-        for _ in range(20):
-            for side in (client, server):
-                try:
-                    side.do_handshake()
-                except (ssl.SSLWantReadError, mod.SSLWantReadError):
-                    pass
-                except (ssl.SSLError, mod.SSLError) as exc:
-                    if side is client and verdict is None:
-                        verdict = (type(exc).__name__, getattr(exc, "verify_code", None))
-            moved = cout.pending or sout.pending
-            sin.write(cout.read())
-            cin.write(sout.read())
-            if not moved or verdict is not None:
-                break
-        seen.append(verdict or ("ok", client.getpeercert(True)))
+        seen.append(handshake(mod, client_ctx, server_ctx, mod_serves=True))
     assert seen[0] == seen[1]
     assert seen[0][0] == "ok"   # the chain was completed on both sides
