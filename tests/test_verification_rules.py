@@ -49,6 +49,26 @@ RECORDED_315 = {
 STDLIB_HAS_RULE = not differs_here("distrusted_spki")
 
 
+
+def validity():
+    """A window that holds now: from yesterday for thirty days."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return now - datetime.timedelta(days=1), now + datetime.timedelta(days=30)
+
+
+def self_signed_ca(name, key):
+    """A self-signed CA certificate for `name` and `key`, valid now."""
+    start, end = validity()
+    return (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(start).not_valid_after(end)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(False, False, False, False, False, True, True,
+                                         False, False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+
 def find_fixture():
     candidates = [os.path.join(os.path.dirname(ssl.__file__), "test", "certdata",
                                "distrusted.zip")]
@@ -86,17 +106,8 @@ def cross_signed(d, where):
     inter = x509.load_pem_x509_certificate((d / "distrusted_intermediate.pem").read_bytes())
     key = ec.generate_private_key(ec.SECP256R1())
     name = inter.issuer
-    now = datetime.datetime.now(datetime.timezone.utc)
-    start, end = now - datetime.timedelta(days=1), now + datetime.timedelta(days=30)
-    root = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(start).not_valid_after(end)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(False, False, False, False, False, True, True,
-                                         False, False), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
-                           critical=False)
-            .sign(key, hashes.SHA256()))
+    start, end = validity()
+    root = self_signed_ca(name, key)
     ski = inter.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     cross = (x509.CertificateBuilder().subject_name(inter.subject).issuer_name(name)
              .public_key(inter.public_key()).serial_number(inter.serial_number)
@@ -247,17 +258,8 @@ def leaf_without_aki(where):
     ca_key = ec.generate_private_key(ec.SECP256R1())
     leaf_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "tlsctx test AKI CA")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    start, end = now - datetime.timedelta(days=1), now + datetime.timedelta(days=30)
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
-          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-          .not_valid_before(start).not_valid_after(end)
-          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .add_extension(x509.KeyUsage(False, False, False, False, False, True, True,
-                                       False, False), critical=True)
-          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()),
-                         critical=False)
-          .sign(ca_key, hashes.SHA256()))
+    start, end = validity()
+    ca = self_signed_ca(ca_name, ca_key)
     leaf = (x509.CertificateBuilder()
             .subject_name(x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "localhost")]))
             .issuer_name(ca_name).public_key(leaf_key.public_key())
