@@ -134,11 +134,18 @@ debian_download_test_wheels() {
     mkdir -p "$dest"
     debian_test_requirements > "$dest/requirements.txt" || return
     for version in "$@"; do
-        local extra=()
-        # pip download evaluates markers for the running interpreter, not the
-        # target: name pytest's backports for 3.10 itself
-        [ "$version" != 3.10 ] || extra=(tomli exceptiongroup)
-        out=$(python3 -m pip download -q --disable-pip-version-check --only-binary=:all: \
+        local extra=() pip=python3 candidate
+        # pip download evaluates markers (python_version < "3.11") for the
+        # interpreter running it, not for --python-version: run it with the
+        # target version when the host has one, else name 3.10's backports
+        for candidate in "$(command -v "python$version" || true)" \
+                "$(ls -d "${PYENV_ROOT:-/root/.pyenv}/versions/$version".*/bin/python 2>/dev/null | tail -1)"; do
+            if [ -n "$candidate" ] && "$candidate" -m pip --version >/dev/null 2>&1; then
+                pip=$candidate; break
+            fi
+        done
+        [ "$version" != 3.10 ] || [ "$pip" != python3 ] || extra=(tomli exceptiongroup async-timeout)
+        out=$("$pip" -m pip download -q --disable-pip-version-check --only-binary=:all: \
             --python-version "$version" --implementation cp \
             --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
             --platform manylinux2014_x86_64 --platform any \
