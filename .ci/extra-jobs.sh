@@ -26,7 +26,8 @@ need valgrind valgrind
 
 step "ASan + UBSan (short)"
 tools/sanitize.sh tests/test_parity.py tests/test_endpoint.py tests/test_trust_cache.py \
-    tests/test_cert_from_memory.py tests/test_hardening.py tests/test_threads.py
+    tests/test_cert_from_memory.py tests/test_hardening.py tests/test_threads.py \
+    tests/test_threads_trust.py
 
 step "fuzzing, 20 s per harness"
 fuzz/run.sh 20

@@ -4,6 +4,7 @@ and rejects misuse, and mypy.stubtest finds the stubs true to the runtime.
 mypy is in the `test` extra; without it these tests skip and say so.
 """
 import importlib.util
+import os
 import pathlib
 import ssl
 import subprocess
@@ -51,37 +52,53 @@ MISUSES = {
 }
 
 
+REVEALS = {
+    "ctx.options": "tlsctx.Options",
+    "ctx.verify_flags & ~tlsctx.VERIFY_X509_STRICT": "tlsctx.VerifyFlags",
+    "ctx.verify_mode": "tlsctx.VerifyMode",
+    "ctx.maximum_version": "tlsctx.TLSVersion",
+    "ctx.protocol": "tlsctx._SSLMethod",
+    "tlsctx.CertificateError": "tlsctx._tlsctx.SSLCertVerificationError",
+}
+
+
+@pytest.fixture(scope="module")
+def mypy_reports(tmp_path_factory):
+    """One mypy --strict run over every misuse and reveal_type snippet (a file
+    each): {file stem: the lines mypy printed about that file}."""
+    work = tmp_path_factory.mktemp("snippets")
+    head = "import tlsctx\nctx = tlsctx.create_default_context()\n"
+    files = []
+    for case, (line, _) in MISUSES.items():
+        files.append(work / ("misuse_%s.py" % case))
+        files[-1].write_text(head + line + "\n")
+    for number, expression in enumerate(REVEALS):
+        files.append(work / ("reveal_%d.py" % number))
+        files[-1].write_text(head + "reveal_type(%s)\n" % expression)
+    result = run_mypy(work, "--strict", *map(str, files))
+    reports = {path.stem: "" for path in files}
+    for line in result.stdout.splitlines():
+        stem = os.path.splitext(os.path.basename(line.split(":", 1)[0]))[0]
+        if stem in reports:
+            reports[stem] += line + "\n"
+    return reports
+
+
 @needs_mypy
 @pytest.mark.parametrize("case", sorted(MISUSES))
-def test_stubs_reject_misuse(tmp_path, case):
+def test_stubs_reject_misuse(mypy_reports, case):
     line, message = MISUSES[case]
-    source = tmp_path / "misuse.py"
-    source.write_text("import tlsctx\nctx = tlsctx.create_default_context()\n%s\n" % line)
-    result = run_mypy(tmp_path, "--strict", str(source))
-    assert result.returncode == 1, result.stdout
-    assert message in result.stdout.lower() or message in result.stdout, result.stdout
-
-
-def reveal(tmp_path, expression):
-    source = tmp_path / "reveal.py"
-    source.write_text("import tlsctx\nctx = tlsctx.create_default_context()\n"
-                      "reveal_type(%s)\n" % expression)
-    result = run_mypy(tmp_path, str(source))
-    return result.stdout
+    report = mypy_reports["misuse_" + case]
+    assert "error:" in report, report
+    assert message in report.lower() or message in report, report
 
 
 @needs_mypy
-@pytest.mark.parametrize("expression,expected", [
-    ("ctx.options", "tlsctx.Options"),
-    ("ctx.verify_flags & ~tlsctx.VERIFY_X509_STRICT", "tlsctx.VerifyFlags"),
-    ("ctx.verify_mode", "tlsctx.VerifyMode"),
-    ("ctx.maximum_version", "tlsctx.TLSVersion"),
-    ("ctx.protocol", "tlsctx._SSLMethod"),
-    ("tlsctx.CertificateError", "tlsctx._tlsctx.SSLCertVerificationError"),
-])
-def test_stub_types_are_the_runtime_types(tmp_path, expression, expected):
-    revealed = reveal(tmp_path, expression)
-    assert expected in revealed, revealed
+@pytest.mark.parametrize("expression", sorted(REVEALS))
+def test_stub_types_are_the_runtime_types(mypy_reports, expression):
+    expected = REVEALS[expression]
+    revealed = mypy_reports["reveal_%d" % list(REVEALS).index(expression)]
+    assert "Revealed type" in revealed and expected in revealed, revealed
     # and the runtime agrees with the stub
     ctx = tlsctx.create_default_context()
     value = eval(expression, {"ctx": ctx, "tlsctx": tlsctx})

@@ -30,7 +30,12 @@ check_one() {
     # build: a private venv so the shared interpreter stays untouched
     "$py" -m venv "$work/buildenv"
     "$work/buildenv/bin/python" -m pip install -q --upgrade pip build
-    "$work/buildenv/bin/python" -m build --outdir "$work/dist" "$ROOT" >"$work/build.log" 2>&1 || {
+    # from a copy of the tracked tree: what a fresh clone has, and no
+    # egg-info or build/ shared with editable installs running beside it
+    mkdir "$work/tree"
+    (cd "$ROOT" && git ls-files -z --cached --others --exclude-standard \
+        | xargs -0 cp -d --parents -t "$work/tree")
+    "$work/buildenv/bin/python" -m build --outdir "$work/dist" "$work/tree" >"$work/build.log" 2>&1 || {
         tail -40 "$work/build.log"; echo "packaging: python -m build failed" >&2; return 1; }
     sdist=$(ls "$work"/dist/tlsctx-*.tar.gz)
     wheel=$(ls "$work"/dist/tlsctx-*.whl)

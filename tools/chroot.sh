@@ -13,7 +13,9 @@
 #     tools/chroot.sh cpython SUITE [ARGS] the same build, then CPython's own ssl suites
 #                                          on the stdlib and on tlsctx under each
 #                                          interpreter (tools/run_cpython_tests.py ARGS)
-# ONLY="3.15" limits test and cpython to those of the suite's interpreters.
+# ONLY="3.15" limits test and cpython to those of the suite's interpreters;
+# CPYTHON="3.15" makes test also run CPython's suites under those of them, in
+# the same build and environment (what .ci/run does).
 #
 # Chroots live under $TLSCTX_CHROOTS (default /var/tmp/tlsctx-chroots), outside
 # the repository, so a later run on the same machine reuses them; a chroot is
@@ -76,6 +78,10 @@ run_tests() {
     cmd=$(sed -n 's/^    \(python -m pip install -e ".\[test\]" && python -m pytest\)$/\1/p' "$ROOT/README.md" | head -1)
     for v in $(selected "$suite"); do
         echo "=== CPython $v in a $suite chroot ==="
+        local also=":"
+        if [ -z "$runner" ] && [[ " ${CPYTHON:-} " == *" $v "* ]]; then
+            also="python tools/run_cpython_tests.py"
+        fi
         cat > "$work/test.sh" <<SCRIPT
 set -e
 cd $inside/src
@@ -84,7 +90,10 @@ python$v -m venv $inside/venv$v
 . $inside/venv$v/bin/activate
 export PIP_NO_INDEX=1 PIP_FIND_LINKS=/wheels PIP_DISABLE_PIP_VERSION_CHECK=1
 python -m pip install -q --upgrade pip setuptools wheel
-${runner:-$cmd ${PYTEST_ARGS:-}}
+rc=0
+${runner:-$cmd ${PYTEST_ARGS:-}} || rc=1
+$also || rc=1
+exit \$rc
 SCRIPT
         debian_run_in "$dir" /bin/sh "$inside/test.sh" || rc=1
     done
