@@ -20,6 +20,8 @@ STACK_OF(X509_OBJECT) *tlsctx_lazy_index_objects(tlsctx_lazy_index *index);
 int tlsctx_lazy_index_add_crls(tlsctx_lazy_index *index, X509_STORE *store);
 /* Is `object` (an X509 or X509_CRL) one this index decoded? */
 int tlsctx_lazy_index_owns(tlsctx_lazy_index *index, const void *object);
+/* How many sources the one-pass PEM reader has read whole (for tests). */
+unsigned long tlsctx_lazy_pem_fast_scans(void);
 /* Once per process, before the first add_lookup. */
 int tlsctx_lazy_setup(void);
 /* The store's lookup over `indexes` (in order); 1 on success. */

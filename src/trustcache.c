@@ -2272,10 +2272,11 @@ trust_cache_info(PyObject *module, PyObject *unused)
     Py_ssize_t sources = PyDict_GET_SIZE(cache->bundles), stores = PyDict_GET_SIZE(cache->stores);
     unsigned long long hits = cache->hits, misses = cache->misses, parses = cache->parses;
     cache_unlock(cache);
-    return Py_BuildValue("{snsnsnsnsKsKsK}", "sources", sources,
+    return Py_BuildValue("{snsnsnsnsKsKsKsk}", "sources", sources,
                          "max_sources", (Py_ssize_t)MAX_BUNDLES, "stores", stores,
                          "max_stores", (Py_ssize_t)MAX_STORES, "hits", hits,
-                         "store_builds", misses, "parses", parses);
+                         "store_builds", misses, "parses", parses,
+                         "pem_fast_scans", tlsctx_lazy_pem_fast_scans());
 }
 
 static PyObject *

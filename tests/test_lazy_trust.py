@@ -583,3 +583,98 @@ def test_server_builds_its_chain_from_a_lazy_store(tmp_path, source, lazy_mode):
         seen.append(handshake(mod, client_ctx, server_ctx, mod_serves=True))
     assert seen[0] == seen[1]
     assert seen[0][0] == "ok"   # the chain was completed on both sides
+
+
+# ---- the one-pass PEM reader -------------------------------------------------
+# Lazy loads read the plain PEM that bundles use in one pass and hand
+# anything else to OpenSSL's PEM_read_bio. Each variant below is loaded by
+# tlsctx and the stdlib (file and cadata): outcome, exception, counts and
+# every certificate's DER must be the same, whichever reader tlsctx used;
+# the plain variants must have been read in one pass.
+
+def _pem_variants():
+    rk = new_key()
+    root = make_cert(name("PEM Root"), rk)
+    other = make_cert(name("PEM Other"), new_key())
+    crl = make_crl(root, rk)
+    one = root.public_bytes(PEM)
+    two = other.public_bytes(PEM)
+    lines = one.splitlines(keepends=True)
+    body = b"".join(lines[1:-1])
+    begin, end = lines[0], lines[-1]
+    flat = body.replace(b"\n", b"")
+    plain = {
+        "one": one,
+        "two": one + two,
+        "crlf": one.replace(b"\n", b"\r\n") + two,
+        "trailing blanks": b"".join(line.rstrip(b"\n") + b" \t\n" for line in lines),
+        "comments around": b"# Issuer: CN=Example\n" + one + b"\nsome text\n" + two + b"trailing words",
+        "utf-8 comments": b"# Issuer: CN=Caf\xc3\xa9 \xe2\x9c\x93\n" + one,
+        "no final newline": one + two.rstrip(b"\n"),
+        "with a CRL": one + crl.public_bytes(PEM),
+        "x509 old name": one.replace(b"CERTIFICATE", b"X509 CERTIFICATE"),
+        "76-column lines": begin + b"".join(flat[i:i + 76] + b"\n" for i in range(0, len(flat), 76))
+                           + end,
+    }
+    other_forms = {
+        "byte-order mark": b"\xef\xbb\xbf" + one,
+        "header": begin + b"Proc-Type: 4,ENCRYPTED\n\n" + body + end,
+        "blank line inside": begin + lines[1] + b"\n" + b"".join(lines[2:]),
+        "odd line lengths": begin + b"".join(flat[i:i + 63] + b"\n" for i in range(0, len(flat), 63))
+                            + end,
+        "one long line": begin + flat + b"\n" + end,
+        "space inside": begin + lines[1][:8] + b" " + lines[1][8:] + b"".join(lines[2:]),
+        "not base64": begin + lines[1][:8] + b"*" + lines[1][9:] + b"".join(lines[2:]),
+        "padding inside": begin + lines[1][:-3] + b"==\n" + b"".join(lines[2:]),
+        "end of another name": one.replace(b"END CERTIFICATE", b"END X509 CRL"),
+        "end with more": one.replace(b"CERTIFICATE-----\n", b"CERTIFICATE----- x\n"),
+        "no end": b"".join(lines[:-1]),
+        "nested begin": begin + lines[1] + begin + b"".join(lines[2:]),
+        "NUL in a comment": b"#\x00\n" + one,
+        "private key": one + b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+        "empty block": begin + end + one,
+        "control character": begin + lines[1].rstrip(b"\n") + b"\x0b\n" + b"".join(lines[2:]),
+        "lower-case name": one.replace(b"CERTIFICATE", b"certificate"),
+    }
+    return plain, other_forms
+
+
+PLAIN_PEM, OTHER_PEM = _pem_variants()
+
+
+@pytest.mark.parametrize("source", ["file", "cadata"])
+@pytest.mark.parametrize("variant", sorted(PLAIN_PEM) + sorted(OTHER_PEM))
+def test_pem_text_read_alike(tmp_path, variant, source):
+    data = PLAIN_PEM.get(variant, OTHER_PEM.get(variant))
+    if source == "cadata" and b"\x00" in data:
+        data = data.replace(b"\x00", b"")
+    path = str(tmp_path / "variant.pem")
+    with open(path, "wb") as f:
+        f.write(data)
+    was = _T._set_lazy_trust(True)
+    try:
+        _T._trust_cache_clear()
+        before = _T._trust_cache_info()["pem_fast_scans"]
+        mine = _load_outcome_text(tlsctx, source, data, path)
+        one_pass = _T._trust_cache_info()["pem_fast_scans"] > before
+    finally:
+        _T._set_lazy_trust(was)
+        _T._trust_cache_clear()
+    theirs = _load_outcome_text(ssl, source, data, path)
+    assert mine == theirs
+    if variant in PLAIN_PEM and (source == "file" or data.isascii()):
+        assert mine[0] == "ok" and one_pass, "a plain bundle must be read in one pass"
+
+
+def _load_outcome_text(mod, source, data, path):
+    """_load_outcome for text that need not be ASCII (cadata is a str)."""
+    ctx = mod.SSLContext(mod.PROTOCOL_TLS_CLIENT)
+    try:
+        if source == "file":
+            ctx.load_verify_locations(path)
+        else:
+            ctx.load_verify_locations(cadata=data.decode("utf-8", "surrogateescape"))
+    except Exception as exc:  # noqa: BLE001 - the exception is the outcome
+        return (type(exc).__name__, getattr(exc, "library", None),
+                getattr(exc, "reason", None), strip_location(exc))
+    return ("ok",) + trust_view(ctx)
