@@ -278,75 +278,68 @@ pem_next(const char *data, size_t len, size_t *pos, char name[PEM_NAME_MAX],
     memcpy(name, line + strlen(begin), (size_t)name_len);
     name[name_len] = '\0';
 
-    /* base64 lines up to the END line of the same name */
-    size_t first = next, stop = 0, after = 0;
-    long chars = 0;
-    int padded = 0;
-    for (at = first;; at = next) {
-        if (at >= len) {
-            return PEM_UNCERTAIN;   /* no END line */
-        }
-        n = pem_line(data, len, at, &next);
-        if (n <= 0) {
-            return PEM_UNCERTAIN;   /* a long line, or a blank one (after headers) */
-        }
-        line = data + at;
-        if (line[0] == '-') {
-            if (!has_prefix(line, n, end) || n != (long)(strlen(end) + strlen(name) + strlen(tail))
-                || memcmp(line + strlen(end), name, strlen(name)) != 0
-                || memcmp(line + n - strlen(tail), tail, strlen(tail)) != 0) {
-                return PEM_UNCERTAIN;
-            }
-            stop = at;
-            after = next;
-            break;
-        }
-        if (n % 4 != 0 || padded) {
-            return PEM_UNCERTAIN;   /* only whole groups; padding only at the end */
-        }
-        for (long i = 0; i < n; i++) {
-            unsigned char c = (unsigned char)line[i];
-            if (c == '=' && i >= n - 2 && (i == n - 1 || line[n - 1] == '=')) {
-                padded = 1;   /* only at the very end of the body */
-            }
-            else if (b64_value[c] < 0) {
-                return PEM_UNCERTAIN;
-            }
-        }
-        chars += n;
+    /* base64 lines up to the END line of the same name, decoded as they
+     * are checked, into room for everything up to the next END marker */
+    size_t first = next;
+    const char *marker = memmem(data + first, len - first, end, strlen(end));
+    if (marker == NULL) {
+        return PEM_UNCERTAIN;   /* no END line */
     }
-    if (chars == 0) {
-        return PEM_UNCERTAIN;
-    }
-    unsigned char *out = OPENSSL_malloc((size_t)chars / 4 * 3);
+    unsigned char *out = OPENSSL_malloc((size_t)(marker - (data + first)) / 4 * 3 + 3);
     if (out == NULL) {
         return PEM_UNCERTAIN;
     }
     long o = 0;
-    for (at = first; at < stop; at = next) {
-        n = pem_line(data, len, at, &next);
+    int padded = 0;
+    for (at = first;; at = next) {
+        n = at < len ? pem_line(data, len, at, &next) : -1;
+        if (n <= 0 || data + at > marker) {
+            goto uncertain;   /* a long or blank line (headers), or no END line here */
+        }
         line = data + at;
-        for (long i = 0; i < n; i += 4) {
-            unsigned long v = 0;
-            int pad = 0;
-            for (int k = 0; k < 4; k++) {
-                unsigned char c = (unsigned char)line[i + k];
-                pad += c == '=';
-                v = (v << 6) | (unsigned long)(c == '=' ? 0 : b64_value[c]);
+        if (line[0] == '-') {
+            if (n != (long)(strlen(end) + strlen(name) + strlen(tail)) || !has_prefix(line, n, end)
+                || memcmp(line + strlen(end), name, strlen(name)) != 0
+                || memcmp(line + n - strlen(tail), tail, strlen(tail)) != 0 || o == 0) {
+                goto uncertain;
             }
+            break;
+        }
+        if (n % 4 != 0 || padded) {
+            goto uncertain;   /* only whole groups; padding only at the very end */
+        }
+        for (long i = 0; i < n; i += 4) {
+            const unsigned char *g = (const unsigned char *)line + i;
+            int a = b64_value[g[0]], b = b64_value[g[1]], c = b64_value[g[2]], d = b64_value[g[3]];
+            if ((a | b | c | d) >= 0) {
+                unsigned long v = ((unsigned long)a << 18) | ((unsigned long)b << 12)
+                                  | ((unsigned long)c << 6) | (unsigned long)d;
+                out[o++] = (unsigned char)(v >> 16);
+                out[o++] = (unsigned char)(v >> 8);
+                out[o++] = (unsigned char)v;
+                continue;
+            }
+            /* "xx==" or "xxx=", as the line's last group */
+            if (i + 4 != n || a < 0 || b < 0 || g[3] != '=' || (c < 0 && g[2] != '=')) {
+                goto uncertain;
+            }
+            unsigned long v = ((unsigned long)a << 18) | ((unsigned long)b << 12)
+                              | ((unsigned long)(c < 0 ? 0 : c) << 6);
             out[o++] = (unsigned char)(v >> 16);
-            if (pad < 2) {
+            if (c >= 0) {
                 out[o++] = (unsigned char)(v >> 8);
             }
-            if (pad < 1) {
-                out[o++] = (unsigned char)v;
-            }
+            padded = 1;
         }
     }
-    *pos = after;
+    *pos = next;
     *body = out;
     *body_len = o;
     return PEM_BLOCK;
+
+uncertain:
+    OPENSSL_free(out);
+    return PEM_UNCERTAIN;
 }
 
 /* One block into the index: 1 indexed or skipped, 0 when the full parser

@@ -2272,11 +2272,16 @@ trust_cache_info(PyObject *module, PyObject *unused)
     Py_ssize_t sources = PyDict_GET_SIZE(cache->bundles), stores = PyDict_GET_SIZE(cache->stores);
     unsigned long long hits = cache->hits, misses = cache->misses, parses = cache->parses;
     cache_unlock(cache);
-    return Py_BuildValue("{snsnsnsnsKsKsKsk}", "sources", sources,
+    return Py_BuildValue("{snsnsnsnsKsKsK}", "sources", sources,
                          "max_sources", (Py_ssize_t)MAX_BUNDLES, "stores", stores,
                          "max_stores", (Py_ssize_t)MAX_STORES, "hits", hits,
-                         "store_builds", misses, "parses", parses,
-                         "pem_fast_scans", tlsctx_lazy_pem_fast_scans());
+                         "store_builds", misses, "parses", parses);
+}
+
+static PyObject *
+pem_fast_scans(PyObject *module, PyObject *unused)
+{
+    return PyLong_FromUnsignedLong(tlsctx_lazy_pem_fast_scans());
 }
 
 static PyObject *
@@ -2361,6 +2366,8 @@ static PyMethodDef trust_functions[] = {
      "Forget every parsed trust source and shared store."},
     {"_trust_cache_info", trust_cache_info, METH_NOARGS,
      "Sizes, bounds and counters of the trust cache."},
+    {"_pem_fast_scans", pem_fast_scans, METH_NOARGS,
+     "How many PEM sources the one-pass reader has read whole (for tests)."},
     {"get_default_verify_paths", get_default_verify_paths, METH_NOARGS,
      "Return the OpenSSL default CA file and directory and their environment variables."},
     {"_set_default_verify_paths", set_default_verify_paths, METH_VARARGS,

@@ -654,9 +654,9 @@ def test_pem_text_read_alike(tmp_path, variant, source):
     was = _T._set_lazy_trust(True)
     try:
         _T._trust_cache_clear()
-        before = _T._trust_cache_info()["pem_fast_scans"]
+        before = _T._pem_fast_scans()
         mine = _load_outcome_text(tlsctx, source, data, path)
-        one_pass = _T._trust_cache_info()["pem_fast_scans"] > before
+        one_pass = _T._pem_fast_scans() > before
     finally:
         _T._set_lazy_trust(was)
         _T._trust_cache_clear()
