@@ -3,7 +3,8 @@
  *
  * At load, each certificate goes through a structural decode that reads the
  * certificate's fields and names but leaves the public key as bytes (the
- * costly part of a full decode on OpenSSL 3); CRLs are decoded at once. Any
+ * costly part of a full decode on OpenSSL 3), and decodes an issuer name
+ * only when it is not the subject's bytes; CRLs are decoded at once. Any
  * input this cannot index with certainty (other PEM blocks, PEM headers, a
  * structure the check refuses) makes the scan give up, and the caller parses
  * the source the ordinary way, which raises the stdlib's error.
@@ -39,7 +40,7 @@ typedef struct {
     ASN1_INTEGER *version;
     ASN1_INTEGER *serial;
     X509_ALGOR *signature;
-    X509_NAME *issuer;
+    ASN1_TYPE *issuer;        /* kept as its encoding: see issuer_decodes */
     X509_VAL *validity;
     X509_NAME *subject;
     LAZY_SPKI *key;
@@ -52,7 +53,7 @@ ASN1_SEQUENCE(LAZY_TBS) = {
     ASN1_EXP_OPT(LAZY_TBS, version, ASN1_INTEGER, 0),
     ASN1_SIMPLE(LAZY_TBS, serial, ASN1_INTEGER),
     ASN1_SIMPLE(LAZY_TBS, signature, X509_ALGOR),
-    ASN1_SIMPLE(LAZY_TBS, issuer, X509_NAME),
+    ASN1_SIMPLE(LAZY_TBS, issuer, ASN1_ANY),
     ASN1_SIMPLE(LAZY_TBS, validity, X509_VAL),
     ASN1_SIMPLE(LAZY_TBS, subject, X509_NAME),
     ASN1_SIMPLE(LAZY_TBS, key, LAZY_SPKI),
@@ -140,6 +141,31 @@ index_append(tlsctx_lazy_index *index)
     return entry;
 }
 
+/* Would the issuer decode as the X509_NAME it is in a certificate? Decoding
+ * a name is the costly part of the check (canonical forms), and a root's
+ * issuer is its subject, byte for byte: those bytes decoded as the subject.
+ * Any other issuer is decoded on its own and must be exactly one name. */
+static int
+issuer_decodes(const ASN1_TYPE *issuer, const X509_NAME *subject)
+{
+    const unsigned char *subject_der = NULL;
+    size_t subject_len = 0;
+    if (issuer->type != V_ASN1_SEQUENCE || !X509_NAME_get0_der(subject, &subject_der, &subject_len)) {
+        return 0;
+    }
+    const ASN1_STRING *der = issuer->value.sequence;
+    const unsigned char *p = ASN1_STRING_get0_data(der);
+    long len = ASN1_STRING_length(der);
+    if ((size_t)len == subject_len && memcmp(p, subject_der, subject_len) == 0) {
+        return 1;
+    }
+    const unsigned char *start = p;
+    X509_NAME *name = d2i_X509_NAME(NULL, &p, len);
+    int ok = name != NULL && p - start == len;
+    X509_NAME_free(name);
+    return ok;
+}
+
 /* Check one certificate's structure and index it; 0 if it does not pass.
  * `data` takes what the certificate consumed of it. */
 static int
@@ -147,7 +173,8 @@ index_certificate(tlsctx_lazy_index *index, const unsigned char *data, long len)
 {
     const unsigned char *p = data;
     LAZY_CERT *cert = (LAZY_CERT *)ASN1_item_d2i(NULL, &p, len, ASN1_ITEM_rptr(LAZY_CERT));
-    if (cert == NULL) {
+    if (cert == NULL || !issuer_decodes(cert->tbs->issuer, cert->tbs->subject)) {
+        ASN1_item_free((ASN1_VALUE *)cert, ASN1_ITEM_rptr(LAZY_CERT));
         return 0;
     }
     long used = (long)(p - data);

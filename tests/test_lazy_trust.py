@@ -421,14 +421,16 @@ def _mutants():
     import base64
     rk = new_key()
     root = make_cert(name("Mutant Root"), rk)
-    der = root.public_bytes(Encoding.DER)
+    # and one whose issuer is another name (the check decodes it apart)
+    other = make_cert(name("Mutant Intermediate"), new_key(), issuer=name("Mutant Root"), issuer_key=rk)
     out = []
-    for pos in range(len(der)):
-        for change in (0x01, 0x80, 0xff):
-            data = bytearray(der)
-            data[pos] ^= change
-            body = base64.encodebytes(bytes(data))
-            out.append(b"-----BEGIN CERTIFICATE-----\n" + body + b"-----END CERTIFICATE-----\n")
+    for der in (root.public_bytes(Encoding.DER), other.public_bytes(Encoding.DER)):
+        for pos in range(len(der)):
+            for change in (0x01, 0x80, 0xff):
+                data = bytearray(der)
+                data[pos] ^= change
+                body = base64.encodebytes(bytes(data))
+                out.append(b"-----BEGIN CERTIFICATE-----\n" + body + b"-----END CERTIFICATE-----\n")
     return out
 
 
