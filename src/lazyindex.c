@@ -3,8 +3,8 @@
  *
  * At load, each certificate goes through a structural decode that reads the
  * certificate's fields and names but leaves the public key as bytes (the
- * costly part of a full decode on OpenSSL 3), and decodes an issuer name
- * only when it is not the subject's bytes; CRLs are decoded at once. Any
+ * costly part of a full decode on OpenSSL 3) and its names as bytes that
+ * are checked (name_decodes), not decoded; CRLs are decoded at once. Any
  * input this cannot index with certainty (other PEM blocks, PEM headers, a
  * structure the check refuses) makes the scan give up, and the caller parses
  * the source the ordinary way, which raises the stdlib's error.
@@ -40,9 +40,9 @@ typedef struct {
     ASN1_INTEGER *version;
     ASN1_INTEGER *serial;
     X509_ALGOR *signature;
-    ASN1_TYPE *issuer;        /* kept as its encoding: see issuer_decodes */
+    ASN1_TYPE *issuer;        /* kept as their encodings: see name_decodes */
     X509_VAL *validity;
-    X509_NAME *subject;
+    ASN1_TYPE *subject;       /* likewise */
     LAZY_SPKI *key;
     ASN1_BIT_STRING *issuer_uid;
     ASN1_BIT_STRING *subject_uid;
@@ -55,7 +55,7 @@ ASN1_SEQUENCE(LAZY_TBS) = {
     ASN1_SIMPLE(LAZY_TBS, signature, X509_ALGOR),
     ASN1_SIMPLE(LAZY_TBS, issuer, ASN1_ANY),
     ASN1_SIMPLE(LAZY_TBS, validity, X509_VAL),
-    ASN1_SIMPLE(LAZY_TBS, subject, X509_NAME),
+    ASN1_SIMPLE(LAZY_TBS, subject, ASN1_ANY),
     ASN1_SIMPLE(LAZY_TBS, key, LAZY_SPKI),
     ASN1_IMP_OPT(LAZY_TBS, issuer_uid, ASN1_BIT_STRING, 1),
     ASN1_IMP_OPT(LAZY_TBS, subject_uid, ASN1_BIT_STRING, 2),
@@ -80,10 +80,12 @@ typedef struct {
     unsigned char *der;       /* a certificate: its encoding; NULL for a CRL */
     long len;
     /* certificates: the subject's encoding (inside `der`) and the hash of
-     * its canonical form; names that X509_NAME_cmp finds equal hash alike */
+     * its canonical form (names that X509_NAME_cmp finds equal hash alike),
+     * computed by the first look-up that needs it and published once:
+     * HASH_KNOWN set with the hash below it (atomic) */
     const unsigned char *subject;
     long subject_len;
-    unsigned long subject_hash;
+    unsigned long long subject_hash;
     X509 *cert;               /* certificates: published once decoded */
     X509_CRL *crl;            /* CRLs: decoded at load */
 } lazy_entry;
@@ -141,22 +143,122 @@ index_append(tlsctx_lazy_index *index)
     return entry;
 }
 
-/* Would the issuer decode as the X509_NAME it is in a certificate? Decoding
- * a name is the costly part of the check (canonical forms), and a root's
- * issuer is its subject, byte for byte: those bytes decoded as the subject.
- * Any other issuer is decoded on its own and must be exactly one name. */
+/* ---- names -------------------------------------------------------------------
+
+ * Decoding a name is most of what the check costs (OpenSSL computes its
+ * canonical form at once), and a name only needs to be known to decode at
+ * load: it is decoded when a look-up first needs it. name_simple reads the
+ * form almost every certificate has, where decoding certainly succeeds:
+ * minimal DER lengths, non-empty RDN sets of (OID, string) pairs, OIDs
+ * OpenSSL reads, and printable ASCII in PrintableString, UTF8String,
+ * IA5String or T61String (their canonical forms cannot fail). Any other
+ * name is decoded by OpenSSL, which decides. */
+
+/* One DER header at *p (within end): a one-byte tag and a minimal length. */
 static int
-issuer_decodes(const ASN1_TYPE *issuer, const X509_NAME *subject)
+der_header(const unsigned char **p, const unsigned char *end, unsigned char tag, size_t *len)
 {
-    const unsigned char *subject_der = NULL;
-    size_t subject_len = 0;
-    if (issuer->type != V_ASN1_SEQUENCE || !X509_NAME_get0_der(subject, &subject_der, &subject_len)) {
+    const unsigned char *q = *p;
+    if (end - q < 2 || q[0] != tag) {
         return 0;
     }
-    const ASN1_STRING *der = issuer->value.sequence;
-    const unsigned char *p = ASN1_STRING_get0_data(der);
-    long len = ASN1_STRING_length(der);
-    if ((size_t)len == subject_len && memcmp(p, subject_der, subject_len) == 0) {
+    size_t n = q[1];
+    q += 2;
+    if (n == 0x81) {
+        if (end - q < 1 || q[0] < 0x80) {
+            return 0;
+        }
+        n = q[0];
+        q += 1;
+    }
+    else if (n == 0x82) {
+        if (end - q < 2 || q[0] == 0) {
+            return 0;
+        }
+        n = ((size_t)q[0] << 8) | q[1];
+        q += 2;
+    }
+    else if (n > 0x7f) {
+        return 0;
+    }
+    if ((size_t)(end - q) < n) {
+        return 0;
+    }
+    *p = q;
+    *len = n;
+    return 1;
+}
+
+static int
+oid_simple(const unsigned char *p, size_t n)
+{
+    if (n == 0 || (p[n - 1] & 0x80)) {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        /* a sub-identifier does not start with 0x80 */
+        if (p[i] == 0x80 && (i == 0 || !(p[i - 1] & 0x80))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int
+name_simple(const unsigned char *p, size_t n)
+{
+    const unsigned char *end = p + n, *seq_end;
+    size_t len;
+    if (!der_header(&p, end, 0x30, &len) || p + len != end) {
+        return 0;
+    }
+    seq_end = end;
+    while (p < seq_end) {
+        if (!der_header(&p, seq_end, 0x31, &len) || len == 0) {
+            return 0;
+        }
+        const unsigned char *set_end = p + len;
+        while (p < set_end) {
+            if (!der_header(&p, set_end, 0x30, &len)) {
+                return 0;
+            }
+            const unsigned char *entry_end = p + len;
+            if (!der_header(&p, entry_end, 0x06, &len) || !oid_simple(p, len)) {
+                return 0;
+            }
+            p += len;
+            if (p == entry_end) {
+                return 0;
+            }
+            unsigned char tag = *p;
+            if (tag != V_ASN1_PRINTABLESTRING && tag != V_ASN1_UTF8STRING && tag != V_ASN1_IA5STRING
+                && tag != V_ASN1_T61STRING) {
+                return 0;
+            }
+            if (!der_header(&p, entry_end, tag, &len) || p + len != entry_end) {
+                return 0;
+            }
+            for (size_t i = 0; i < len; i++) {
+                if (p[i] < 0x20 || p[i] > 0x7e) {
+                    return 0;
+                }
+            }
+            p += len;
+        }
+    }
+    return 1;
+}
+
+/* Would this captured name decode as the X509_NAME it is in a certificate? */
+static int
+name_decodes(const ASN1_TYPE *captured)
+{
+    if (captured->type != V_ASN1_SEQUENCE) {
+        return 0;
+    }
+    const unsigned char *p = ASN1_STRING_get0_data(captured->value.sequence);
+    long len = ASN1_STRING_length(captured->value.sequence);
+    if (name_simple(p, (size_t)len)) {
         return 1;
     }
     const unsigned char *start = p;
@@ -166,6 +268,30 @@ issuer_decodes(const ASN1_TYPE *issuer, const X509_NAME *subject)
     return ok;
 }
 
+#define HASH_KNOWN (1ULL << 63)
+
+/* The entry's subject hash, computed once; 0 (with *known 0) if it cannot be. */
+static unsigned long
+entry_subject_hash(lazy_entry *entry, int *known)
+{
+    unsigned long long h = __atomic_load_n(&entry->subject_hash, __ATOMIC_ACQUIRE);
+    if (!(h & HASH_KNOWN)) {
+        const unsigned char *p = entry->subject;
+        X509_NAME *subject = d2i_X509_NAME(NULL, &p, entry->subject_len);
+        int hashed = 0;
+        unsigned long value = subject != NULL ? X509_NAME_hash_ex(subject, NULL, NULL, &hashed) : 0;
+        X509_NAME_free(subject);
+        if (!hashed) {
+            *known = 0;
+            return 0;
+        }
+        h = HASH_KNOWN | value;
+        __atomic_store_n(&entry->subject_hash, h, __ATOMIC_RELEASE);
+    }
+    *known = 1;
+    return (unsigned long)(h & ~HASH_KNOWN);
+}
+
 /* Check one certificate's structure and index it; 0 if it does not pass.
  * `data` takes what the certificate consumed of it. */
 static int
@@ -173,7 +299,9 @@ index_certificate(tlsctx_lazy_index *index, const unsigned char *data, long len)
 {
     const unsigned char *p = data;
     LAZY_CERT *cert = (LAZY_CERT *)ASN1_item_d2i(NULL, &p, len, ASN1_ITEM_rptr(LAZY_CERT));
-    if (cert == NULL || !issuer_decodes(cert->tbs->issuer, cert->tbs->subject)) {
+    if (cert == NULL || !name_decodes(cert->tbs->subject)
+        || (ASN1_TYPE_cmp(cert->tbs->issuer, cert->tbs->subject) != 0
+            && !name_decodes(cert->tbs->issuer))) {
         ASN1_item_free((ASN1_VALUE *)cert, ASN1_ITEM_rptr(LAZY_CERT));
         return 0;
     }
@@ -181,14 +309,11 @@ index_certificate(tlsctx_lazy_index *index, const unsigned char *data, long len)
     lazy_entry *entry = index_append(index);
     int ok = entry != NULL;
     if (ok) {
-        const unsigned char *name_der = NULL;
-        size_t name_len = 0;
-        int hashed = 0;
+        const unsigned char *name_der = ASN1_STRING_get0_data(cert->tbs->subject->value.sequence);
+        size_t name_len = (size_t)ASN1_STRING_length(cert->tbs->subject->value.sequence);
         entry->der = OPENSSL_memdup(data, (size_t)used);
         entry->len = used;
-        entry->subject_hash = X509_NAME_hash_ex(cert->tbs->subject, NULL, NULL, &hashed);
-        ok = entry->der != NULL && hashed
-             && X509_NAME_get0_der(cert->tbs->subject, &name_der, &name_len);
+        ok = entry->der != NULL;
         /* the subject as encoded in the certificate (an issuer with the same
          * encoding found first is the same bytes) */
         for (long at = 0; ok && entry->subject == NULL && at + (long)name_len <= used; at++) {
@@ -626,8 +751,12 @@ add_named(X509_STORE *store, tlsctx_lazy_index *const *indexes, int n, const X50
         tlsctx_lazy_index *index = indexes[k];
         for (int i = 0; i < index->n; i++) {
             lazy_entry *entry = &index->entries[i];
-            if (entry->crl != NULL || (hashed && entry->subject_hash != hash)
-                || !same_name(entry, name)) {
+            if (entry->crl != NULL) {
+                continue;
+            }
+            int known = 0;
+            unsigned long entry_hash = hashed ? entry_subject_hash(entry, &known) : 0;
+            if ((known && entry_hash != hash) || !same_name(entry, name)) {
                 continue;
             }
             X509 *cert = entry_cert(entry);

@@ -423,8 +423,20 @@ def _mutants():
     root = make_cert(name("Mutant Root"), rk)
     # and one whose issuer is another name (the check decodes it apart)
     other = make_cert(name("Mutant Intermediate"), new_key(), issuer=name("Mutant Root"), issuer_key=rk)
+    # and a name of every string type the load-time check reads itself, with
+    # a multi-valued RDN
+    rich = x509.Name([
+        x509.RelativeDistinguishedName([x509.NameAttribute(NameOID.COUNTRY_NAME, "DE")]),
+        x509.RelativeDistinguishedName([
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Org", _type=_ASN1Type.UTF8String),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "U", _type=_ASN1Type.IA5String)]),
+        x509.RelativeDistinguishedName([
+            x509.NameAttribute(NameOID.COMMON_NAME, "T 61", _type=_ASN1Type.T61String)]),
+    ])
+    third = make_cert(rich, new_key(), issuer=name("Mutant Root"), issuer_key=rk)
     out = []
-    for der in (root.public_bytes(Encoding.DER), other.public_bytes(Encoding.DER)):
+    for der in (root.public_bytes(Encoding.DER), other.public_bytes(Encoding.DER),
+                third.public_bytes(Encoding.DER)):
         for pos in range(len(der)):
             for change in (0x01, 0x80, 0xff):
                 data = bytearray(der)
