@@ -395,6 +395,10 @@ def trust_cache_info() -> _TrustCacheInfo: ...
 
 # ---- connection layer (tlsctx/_connection.py): SSLSocket and SSLObject are thin
 # subclasses of the stdlib's classes; MemoryBIO and SSLSession are C types.
+# tlsctx/_connection.py is loaded on first use (PEP 562 module __getattr__, not
+# declared here so that mypy still rejects unknown names); dir() lists them.
+
+def __dir__() -> list[str]: ...
 
 from ._tlsctx import MemoryBIO as MemoryBIO, SSLSession as SSLSession
 
