@@ -20,9 +20,17 @@ import socket as _socket
 from socket import (  # noqa: F401
     socket, SOCK_STREAM, create_connection, SOL_SOCKET, SO_TYPE, _GLOBAL_DEFAULT_TIMEOUT)
 
-from ._opensslcheck import check as _check_openssl
-
-_check_openssl()   # an older OpenSSL than the build's: ImportError naming both
+# An older OpenSSL than the build's: ImportError naming both (tlsctx/_opensslcheck.py,
+# loaded only when the versions differ in major or the running minor is lower).
+try:
+    from . import _opensslprobe
+except ImportError:   # a build without the probe: the extension's own import decides
+    pass
+else:
+    if (_opensslprobe.RUNTIME_NUMBER >> 28 != _opensslprobe.BUILT_NUMBER >> 28
+            or _opensslprobe.RUNTIME_NUMBER >> 20 < _opensslprobe.BUILT_NUMBER >> 20):
+        from ._opensslcheck import check as _check_openssl
+        _check_openssl()
 from . import _tlsctx  # noqa: E402
 from ._tlsctx import (  # noqa: F401  (re-exported)
     OPENSSL_VERSION, OPENSSL_VERSION_INFO, OPENSSL_VERSION_NUMBER, _OPENSSL_API_VERSION,
@@ -35,7 +43,6 @@ from ._tlsctx import (  # noqa: F401  (re-exported)
     RAND_status, RAND_add, RAND_bytes,
 )
 from . import _tlsctx as _ssl  # the stdlib's ssl calls its C module _ssl
-from ._version import __version__  # noqa: F401
 
 socket_error = OSError
 
@@ -576,8 +583,10 @@ from ._tlsctx import MemoryBIO, SSLSession  # noqa: E402,F401
 
 _CONNECTION_NAMES = frozenset({"SSLSocket", "SSLObject", "_check_sslobject_params",
                                "_GiveupOnSSLSendfile", "_stdlib_ssl"})
-# inject_into_ssl() and extract_from_ssl() (tlsctx/_inject.py), loaded on first use too
+# loaded on first use too: inject_into_ssl() and extract_from_ssl()
+# (tlsctx/_inject.py), __version__, and base64 (a module name the stdlib's ssl has)
 _INJECT_NAMES = frozenset({"inject_into_ssl", "extract_from_ssl", "_inject"})
+_LAZY_NAMES = _CONNECTION_NAMES | _INJECT_NAMES | {"__version__", "base64"}
 
 
 def _submodule(name):
@@ -610,14 +619,16 @@ def _load_lazily(name):
         value = _submodule("_inject")
         if name != "_inject":
             value = getattr(value, name)
-    else:   # base64, a module name the stdlib's ssl has
+    elif name == "__version__":
+        value = _submodule("_version").__version__
+    else:
         import base64 as value
     globals()[name] = value
     return value
 
 
 def __getattr__(name):
-    if name in _CONNECTION_NAMES or name in _INJECT_NAMES or name == "base64":
+    if name in _LAZY_NAMES:
         return _load_lazily(name)
     if name == "__all__":
         # There is none (the stdlib's ssl has none): `from tlsctx import *`
@@ -630,7 +641,7 @@ def __getattr__(name):
 
 
 def __dir__():
-    return sorted(set(globals()) | _CONNECTION_NAMES | _INJECT_NAMES | {"base64"})
+    return sorted(set(globals()) | _LAZY_NAMES)
 
 
 # ---- private helpers the stdlib's ssl module has (tests and modules use them) ----
