@@ -10,6 +10,20 @@ repository this script lives in when it was built in place, else from the
 installed package. Both libraries should link the same OpenSSL (the header
 says which each uses): ratios are per OpenSSL.
 
+Before the runs, the tlsctx package measured is byte-compiled into its
+``__pycache__`` by the interpreter that runs the children, as pip does when
+it installs a package: the stdlib's modules come with their ``.pyc`` files,
+and with PYTHONDONTWRITEBYTECODE set every child would otherwise compile
+tlsctx's sources again. The children's environment is otherwise the same for
+both libraries.
+
+The children run this interpreter, except in a virtual environment when
+tlsctx is built in place: then they run the interpreter the environment was
+made from (``--here`` keeps this one). An editable install's import hook, a
+``.pth`` file, imports some 35 modules (re, enum, collections, pathlib, ...)
+at the start of every process of the environment, which no installed
+package does; the children import tlsctx from the repository either way.
+
 What is measured, in a fresh process:
 
 * ``import``: ``import ssl`` against ``import tlsctx`` (tlsctx loads the
@@ -103,22 +117,37 @@ print(repr(out))
 """
 
 
+PYTHON = sys.executable   # what the children run (main() may choose the base interpreter)
+
+
+def built_in_place():
+    return any(name.startswith("_tlsctx") and name.endswith(".so")
+               for name in os.listdir(os.path.join(REPO, "tlsctx")))
+
+
 def environment():
     env = dict(os.environ)
-    built_in_place = any(name.startswith("_tlsctx") and name.endswith(".so")
-                         for name in os.listdir(os.path.join(REPO, "tlsctx")))
-    if built_in_place:
+    if built_in_place():
         env["PYTHONPATH"] = REPO + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return env
+
+
+def child_interpreter(here):
+    """This interpreter, or the one its virtual environment was made from
+    (when tlsctx is built in place and `here` is false)."""
+    base = getattr(sys, "_base_executable", None)
+    if here or sys.prefix == sys.base_prefix or not built_in_place() or not base:
+        return sys.executable
+    return base
 
 
 def byte_compile(env):
     """Write the .pyc files of the tlsctx package the children import (the
     stdlib's have theirs); a package already compiled is left as it is."""
     code = "import os, tlsctx; print(os.path.dirname(tlsctx.__file__))"
-    package = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+    package = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True,
                              env=env, check=True, cwd=HERE).stdout.strip()
-    subprocess.run([sys.executable, "-m", "compileall", "-q", package],
+    subprocess.run([PYTHON, "-m", "compileall", "-q", package],
                    env=env, check=True, cwd=HERE)
 
 
@@ -141,7 +170,7 @@ def make_pki(directory):
 
 
 def sample(what, lib, cafile, server, env):
-    out = subprocess.run([sys.executable, "-c", CHILD, what, lib, cafile, server],
+    out = subprocess.run([PYTHON, "-c", CHILD, what, lib, cafile, server],
                          capture_output=True, text=True, env=env, check=True, cwd=HERE)
     return eval(out.stdout.strip().splitlines()[-1])  # noqa: S307 - our own child's repr
 
@@ -162,7 +191,7 @@ def measure(n):
 
 def versions(env):
     code = "import ssl, tlsctx; print(ssl.OPENSSL_VERSION); print(tlsctx.OPENSSL_VERSION)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+    out = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True,
                          env=env, check=True, cwd=HERE).stdout.splitlines()
     return out[0], out[1]
 
@@ -199,16 +228,21 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("-n", type=int, default=11, help="fresh processes per sample")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--here", action="store_true",
+                        help="children run this interpreter even in a virtual environment")
     args = parser.parse_args()
+    global PYTHON
+    PYTHON = child_interpreter(args.here)
     env = environment()
     std_version, tls_version = versions(env)
     medians = measure(args.n)
     if args.json:
         print(json.dumps({"stdlib_openssl": std_version, "tlsctx_openssl": tls_version,
-                          "python": sys.version.split()[0], "medians": medians}, indent=2))
+                          "python": sys.version.split()[0], "children": PYTHON,
+                          "medians": medians}, indent=2))
         return
-    header = "Python %s; stdlib ssl: %s; tlsctx: %s; medians of %d fresh processes" % (
-        sys.version.split()[0], std_version, tls_version, args.n)
+    header = ("Python %s (children: %s); stdlib ssl: %s; tlsctx: %s; medians of %d fresh "
+              "processes" % (sys.version.split()[0], PYTHON, std_version, tls_version, args.n))
     print(table(medians, header))
 
 

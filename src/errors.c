@@ -228,7 +228,8 @@ static PyObject *
 module_getattr(PyObject *module, PyObject *name)
 {
     int reasons;
-    if (PyUnicode_Check(name) && PyUnicode_CompareWithASCIIString(name, "err_codes_to_names") == 0) {
+    if (PyUnicode_Check(name)
+        && PyUnicode_CompareWithASCIIString(name, "err_codes_to_names") == 0) {
         reasons = 1;
     }
     else if (PyUnicode_Check(name)
