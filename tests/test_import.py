@@ -2,10 +2,12 @@
 
 tlsctx's connection layer subclasses the stdlib's SSLSocket and SSLObject, so
 it needs the stdlib's ssl.py; it is loaded on first use (PEP 562), as are
-inject_into_ssl()/extract_from_ssl() and the module name base64.  Each case
+inject_into_ssl()/extract_from_ssl(), the module names base64 and warnings,
+and the names the stdlib's ssl takes from socket.py.  Each case
 runs in a fresh interpreter, where nothing else has imported ssl yet.
 """
 import json
+import socket
 import subprocess
 import sys
 
@@ -14,7 +16,8 @@ import pytest
 import tlsctx
 
 LAZY = ("SSLSocket", "SSLObject", "_check_sslobject_params", "_GiveupOnSSLSendfile",
-        "inject_into_ssl", "extract_from_ssl", "base64")
+        "inject_into_ssl", "extract_from_ssl", "get_server_certificate", "base64", "warnings",
+        "__version__", "socket", "create_connection", "SOCK_STREAM", "SOL_SOCKET", "SO_TYPE")
 
 
 def fresh(code):
@@ -33,7 +36,7 @@ print(json.dumps(sorted(set(sys.modules) - before)))
 """
     mine = set(fresh(new_modules % "tlsctx"))
     theirs = set(fresh(new_modules % "ssl"))
-    assert "ssl" not in mine
+    assert "ssl" not in mine and "socket" not in mine
     assert "tlsctx._connection" not in mine and "tlsctx._inject" not in mine
     extra = {name for name in mine - theirs if not name.startswith("tlsctx")}
     assert extra == set(), "import tlsctx loads what import ssl does not: %s" % sorted(extra)
@@ -79,6 +82,20 @@ except tlsctx.SSLWantReadError as exc:
 print(json.dumps([before, type(obj).__name__, type(obj).__module__, want_read]))
 """)
     assert facts == [False, "SSLObject", "tlsctx", True]
+
+
+def test_lazy_module_names_and_version():
+    import base64
+    import warnings
+
+    from tlsctx import _version
+    assert tlsctx.base64 is base64 and tlsctx.warnings is warnings
+    for name in ("socket", "create_connection", "SOCK_STREAM", "SOL_SOCKET", "SO_TYPE",
+                 "_GLOBAL_DEFAULT_TIMEOUT"):
+        assert getattr(tlsctx, name) is getattr(socket, name), name
+    assert tlsctx.__version__ == _version.__version__
+    with pytest.raises(AttributeError, match="has no attribute 'no_such_name'"):
+        tlsctx.no_such_name
 
 
 def test_star_import_takes_the_lazy_names():

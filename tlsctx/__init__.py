@@ -6,19 +6,18 @@ SSLError family, Purpose and create_default_context.  Trust sources are
 parsed once per process and shared between contexts.
 """
 import builtins as _builtins
-import errno  # noqa: F401  (the stdlib's ssl has these module names too; base64 is lazy)
+# errno, os and sys are module names the stdlib's ssl has too (base64 and
+# warnings as well: those are loaded on first use, see __getattr__ below)
+import errno  # noqa: F401
 import os
 import sys
-import warnings
 from collections import namedtuple
 from enum import Enum as _Enum, IntEnum as _IntEnum, IntFlag as _IntFlag
 try:
     from enum import _simple_enum  # noqa: F401  (3.11+)
 except ImportError:
     pass
-import socket as _socket
-from socket import (  # noqa: F401
-    socket, SOCK_STREAM, create_connection, SOL_SOCKET, SO_TYPE, _GLOBAL_DEFAULT_TIMEOUT)
+import _socket   # the C module (the stdlib's _ssl imports it too); socket.py is lazy
 
 # An older OpenSSL than the build's: ImportError naming both (tlsctx/_opensslcheck.py,
 # loaded only when the versions differ in major or the running minor is lower).
@@ -278,6 +277,7 @@ class SSLContext(_SSLContext, metaclass=_ContextType):
 
     def __new__(cls, protocol=None, *args, **kwargs):
         if protocol is None:
+            import warnings
             warnings.warn("ssl.SSLContext() without protocol argument is deprecated.",
                           category=DeprecationWarning, stacklevel=2)
             protocol = PROTOCOL_TLS
@@ -306,6 +306,7 @@ class SSLContext(_SSLContext, metaclass=_ContextType):
             session=session, context=self)
 
     def set_npn_protocols(self, npn_protocols):
+        import warnings
         warnings.warn("ssl NPN is deprecated, use ALPN instead",
                       DeprecationWarning, stacklevel=2)
         # As the stdlib: validate, then fail on the C method that OpenSSL 3
@@ -558,22 +559,6 @@ def PEM_cert_to_DER_cert(pem_cert_string):
     return base64.decodebytes(text[len(PEM_HEADER):-len(PEM_FOOTER)].encode("ascii"))
 
 
-def get_server_certificate(addr, ssl_version=None, ca_certs=None,
-                           timeout=_socket._GLOBAL_DEFAULT_TIMEOUT):
-    """Fetch the certificate of the server at `addr` (host, port) as PEM.
-
-    With `ca_certs` the certificate is verified against those CAs first."""
-    host, _port = addr
-    context = _create_stdlib_context(
-        PROTOCOL_TLS_CLIENT if ssl_version is None else ssl_version,
-        cert_reqs=CERT_REQUIRED if ca_certs is not None else CERT_NONE,
-        cafile=ca_certs)
-    with _socket.create_connection(addr, timeout=timeout) as sock:
-        with context.wrap_socket(sock, server_hostname=host) as sslsock:
-            der = sslsock.getpeercert(True)
-    return DER_cert_to_PEM_cert(der)
-
-
 # ---- the connection layer, loaded on first use ----
 # tlsctx/_connection.py subclasses the stdlib's SSLSocket and SSLObject, so
 # loading it imports the stdlib's ssl.py, which costs about what the rest of
@@ -581,12 +566,17 @@ def get_server_certificate(addr, ssl_version=None, ca_certs=None,
 # wrap_socket()/wrap_bio() or the first use of one of these names (PEP 562).
 from ._tlsctx import MemoryBIO, SSLSession  # noqa: E402,F401
 
-_CONNECTION_NAMES = frozenset({"SSLSocket", "SSLObject", "_check_sslobject_params",
-                               "_GiveupOnSSLSendfile", "_stdlib_ssl"})
+_CONNECTION_NAMES = frozenset({"SSLSocket", "SSLObject", "get_server_certificate",
+                               "_check_sslobject_params", "_GiveupOnSSLSendfile", "_stdlib_ssl"})
 # loaded on first use too: inject_into_ssl() and extract_from_ssl()
-# (tlsctx/_inject.py), __version__, and base64 (a module name the stdlib's ssl has)
+# (tlsctx/_inject.py), __version__, two module names the stdlib's ssl has, and
+# the names it takes from socket.py (which costs as much as the rest of the import)
 _INJECT_NAMES = frozenset({"inject_into_ssl", "extract_from_ssl", "_inject"})
-_LAZY_NAMES = _CONNECTION_NAMES | _INJECT_NAMES | {"__version__", "base64"}
+_MODULE_NAMES = frozenset({"base64", "warnings"})
+_SOCKET_NAMES = frozenset({"socket", "SOCK_STREAM", "create_connection", "SOL_SOCKET", "SO_TYPE",
+                           "_GLOBAL_DEFAULT_TIMEOUT"})
+_LAZY_NAMES = (_CONNECTION_NAMES | _INJECT_NAMES | _MODULE_NAMES | _SOCKET_NAMES
+               | {"__version__"})
 
 
 def _submodule(name):
@@ -621,8 +611,10 @@ def _load_lazily(name):
             value = getattr(value, name)
     elif name == "__version__":
         value = _submodule("_version").__version__
+    elif name in _SOCKET_NAMES:
+        value = getattr(__import__("socket"), name)
     else:
-        import base64 as value
+        value = __import__(name)
     globals()[name] = value
     return value
 

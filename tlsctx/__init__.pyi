@@ -63,6 +63,10 @@ from ._tlsctx import (
 )
 from ._version import __version__ as __version__
 
+# two of the names the stdlib's ssl takes from socket (tlsctx loads socket.py on
+# first use); stubtest cannot tell these plain ints from tlsctx's own
+from socket import SO_TYPE as SO_TYPE, SOL_SOCKET as SOL_SOCKET
+
 socket_error = OSError
 
 CHANNEL_BINDING_TYPES: list[str]

@@ -8,6 +8,7 @@ give every supported interpreter the newest CPython's behaviour where older
 parameter checks, 3.13's closing of a socket whose handshake on connect
 fails, 3.15's negotiated-parameter queries).
 """
+import socket as _socket
 import ssl as _stdlib_ssl
 import sys as _sys
 import warnings as _warnings
@@ -198,3 +199,21 @@ _GiveupOnSSLSendfile = getattr(_stdlib_ssl, "_GiveupOnSSLSendfile", None)
 if _GiveupOnSSLSendfile is None:
     class _GiveupOnSSLSendfile(Exception):  # type: ignore[no-redef]
         __module__ = "tlsctx"
+
+
+def get_server_certificate(addr, ssl_version=None, ca_certs=None,
+                           timeout=_socket._GLOBAL_DEFAULT_TIMEOUT):
+    """Fetch the certificate of the server at `addr` (host, port) as PEM.
+
+    With `ca_certs` the certificate is verified against those CAs first."""
+    from . import (PROTOCOL_TLS_CLIENT, CERT_NONE, CERT_REQUIRED, DER_cert_to_PEM_cert,
+                   _create_stdlib_context)
+    host, _port = addr
+    context = _create_stdlib_context(
+        PROTOCOL_TLS_CLIENT if ssl_version is None else ssl_version,
+        cert_reqs=CERT_REQUIRED if ca_certs is not None else CERT_NONE,
+        cafile=ca_certs)
+    with _socket.create_connection(addr, timeout=timeout) as sock:
+        with context.wrap_socket(sock, server_hostname=host) as sslsock:
+            der = sslsock.getpeercert(True)
+    return DER_cert_to_PEM_cert(der)
