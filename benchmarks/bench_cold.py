@@ -29,11 +29,14 @@ What is measured, in a fresh process:
 * ``import``: ``import ssl`` against ``import tlsctx`` (tlsctx loads the
   stdlib's ssl.py only when its connection layer is first used).
 * ``bare``: the first ``SSLContext(PROTOCOL_TLS_CLIENT)`` after the import
-  (OpenSSL's own first-use set-up is in it, for both).
+  (OpenSSL's own first-use set-up is in it, for both), with nothing
+  imported in between (as for ``cold`` and ``rss``).
 * ``cold``: the first ``create_default_context()`` after the import.
 * ``handshake``: from after the import to the end of the first verified
   handshake: ``create_default_context()`` plus a test CA, against a server
-  made before the clock starts (the stdlib's, over memory BIOs).
+  made before the clock starts (the stdlib's, over memory BIOs; so the
+  stdlib's ssl is loaded before the clock for both, and tlsctx's first
+  ``wrap_bio()`` loads only its own connection layer).
 * ``rss``: what the trust material of the first ``create_default_context()``
   costs in memory: its resident-set growth, less that of a bare
   ``SSLContext`` made just before it, in a process that made one bare
@@ -69,7 +72,6 @@ if lib == "ssl":
 else:
     import tlsctx as mod
 t_import = time.perf_counter() - t0
-import ssl
 out = {"import": t_import}
 if what == "bare":
     t0 = time.perf_counter()
@@ -88,6 +90,7 @@ elif what == "rss":
     ctx = mod.create_default_context()
     out["rss"] = rss() - before - bare_cost
 elif what in ("handshake", "handshake_bundle"):
+    import ssl   # the server's library, loaded before the clock starts
     server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server.load_cert_chain(server_pem)
     s_in, s_out = ssl.MemoryBIO(), ssl.MemoryBIO()
