@@ -138,10 +138,12 @@ def environment():
 def child_interpreter(here):
     """This interpreter, or the one its virtual environment was made from
     (when tlsctx is built in place and `here` is false)."""
-    base = getattr(sys, "_base_executable", None)
-    if here or sys.prefix == sys.base_prefix or not built_in_place() or not base:
+    if here or sys.prefix == sys.base_prefix or not built_in_place():
         return sys.executable
-    return base
+    base = getattr(sys, "_base_executable", None)
+    if not base or base == sys.executable:   # 3.10 on POSIX does not say
+        base = os.path.join(sys.base_exec_prefix, "bin", "python%d.%d" % sys.version_info[:2])
+    return base if os.path.exists(base) else sys.executable
 
 
 def byte_compile(env):
