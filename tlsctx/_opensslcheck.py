@@ -4,8 +4,10 @@ and the dynamic loader would only say "undefined symbol".  The versions come
 from tlsctx._opensslprobe, a tiny extension built with the same headers and
 library that uses nothing newer than OpenSSL 3.0.
 
-Imports nothing else (typing and importlib would cost as much as the rest of
-tlsctx's import): the annotations are builtins (3.10+)."""
+tlsctx/__init__.py compares the probe's two numbers itself and loads this
+module only when they mismatch, for check()'s message.  It imports nothing
+(typing and importlib would cost as much as the rest of tlsctx's import):
+the annotations are builtins (3.10+)."""
 
 
 def split(number: int) -> tuple[int, int, int]:
