@@ -10,16 +10,33 @@ repository this script lives in when it was built in place, else from the
 installed package. Both libraries should link the same OpenSSL (the header
 says which each uses): ratios are per OpenSSL.
 
+Before the runs, the tlsctx package measured is byte-compiled into its
+``__pycache__`` by the interpreter that runs the children, as pip does when
+it installs a package: the stdlib's modules come with their ``.pyc`` files,
+and with PYTHONDONTWRITEBYTECODE set every child would otherwise compile
+tlsctx's sources again. The children's environment is otherwise the same for
+both libraries.
+
+The children run this interpreter, except in a virtual environment when
+tlsctx is built in place: then they run the interpreter the environment was
+made from (``--here`` keeps this one). An editable install's import hook, a
+``.pth`` file, imports some 35 modules (re, enum, collections, pathlib, ...)
+at the start of every process of the environment, which no installed
+package does; the children import tlsctx from the repository either way.
+
 What is measured, in a fresh process:
 
-* ``import``: ``import ssl`` against ``import tlsctx`` (tlsctx imports the
-  stdlib's ssl itself today, so this is import ssl + tlsctx's own work).
+* ``import``: ``import ssl`` against ``import tlsctx`` (tlsctx loads the
+  stdlib's ssl.py only when its connection layer is first used).
 * ``bare``: the first ``SSLContext(PROTOCOL_TLS_CLIENT)`` after the import
-  (OpenSSL's own first-use set-up is in it, for both).
+  (OpenSSL's own first-use set-up is in it, for both), with nothing
+  imported in between (as for ``cold`` and ``rss``).
 * ``cold``: the first ``create_default_context()`` after the import.
 * ``handshake``: from after the import to the end of the first verified
   handshake: ``create_default_context()`` plus a test CA, against a server
-  made before the clock starts (the stdlib's, over memory BIOs).
+  made before the clock starts (the stdlib's, over memory BIOs; so the
+  stdlib's ssl is loaded before the clock for both, and tlsctx's first
+  ``wrap_bio()`` loads only its own connection layer).
 * ``rss``: what the trust material of the first ``create_default_context()``
   costs in memory: its resident-set growth, less that of a bare
   ``SSLContext`` made just before it, in a process that made one bare
@@ -55,7 +72,6 @@ if lib == "ssl":
 else:
     import tlsctx as mod
 t_import = time.perf_counter() - t0
-import ssl
 out = {"import": t_import}
 if what == "bare":
     t0 = time.perf_counter()
@@ -74,6 +90,7 @@ elif what == "rss":
     ctx = mod.create_default_context()
     out["rss"] = rss() - before - bare_cost
 elif what in ("handshake", "handshake_bundle"):
+    import ssl   # the server's library, loaded before the clock starts
     server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server.load_cert_chain(server_pem)
     s_in, s_out = ssl.MemoryBIO(), ssl.MemoryBIO()
@@ -103,13 +120,40 @@ print(repr(out))
 """
 
 
+PYTHON = sys.executable   # what the children run (main() may choose the base interpreter)
+
+
+def built_in_place():
+    return any(name.startswith("_tlsctx") and name.endswith(".so")
+               for name in os.listdir(os.path.join(REPO, "tlsctx")))
+
+
 def environment():
     env = dict(os.environ)
-    built_in_place = any(name.startswith("_tlsctx") and name.endswith(".so")
-                         for name in os.listdir(os.path.join(REPO, "tlsctx")))
-    if built_in_place:
+    if built_in_place():
         env["PYTHONPATH"] = REPO + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return env
+
+
+def child_interpreter(here):
+    """This interpreter, or the one its virtual environment was made from
+    (when tlsctx is built in place and `here` is false)."""
+    if here or sys.prefix == sys.base_prefix or not built_in_place():
+        return sys.executable
+    base = getattr(sys, "_base_executable", None)
+    if not base or base == sys.executable:   # 3.10 on POSIX does not say
+        base = os.path.join(sys.base_exec_prefix, "bin", "python%d.%d" % sys.version_info[:2])
+    return base if os.path.exists(base) else sys.executable
+
+
+def byte_compile(env):
+    """Write the .pyc files of the tlsctx package the children import (the
+    stdlib's have theirs); a package already compiled is left as it is."""
+    code = "import os, tlsctx; print(os.path.dirname(tlsctx.__file__))"
+    package = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True,
+                             env=env, check=True, cwd=HERE).stdout.strip()
+    subprocess.run([PYTHON, "-m", "compileall", "-q", package],
+                   env=env, check=True, cwd=HERE)
 
 
 def make_pki(directory):
@@ -131,13 +175,14 @@ def make_pki(directory):
 
 
 def sample(what, lib, cafile, server, env):
-    out = subprocess.run([sys.executable, "-c", CHILD, what, lib, cafile, server],
+    out = subprocess.run([PYTHON, "-c", CHILD, what, lib, cafile, server],
                          capture_output=True, text=True, env=env, check=True, cwd=HERE)
     return eval(out.stdout.strip().splitlines()[-1])  # noqa: S307 - our own child's repr
 
 
 def measure(n):
     env = environment()
+    byte_compile(env)
     with tempfile.TemporaryDirectory() as tmp:
         cafile, server = make_pki(tmp)
         results = {lib: {} for lib in ("ssl", "tlsctx")}
@@ -151,7 +196,7 @@ def measure(n):
 
 def versions(env):
     code = "import ssl, tlsctx; print(ssl.OPENSSL_VERSION); print(tlsctx.OPENSSL_VERSION)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+    out = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True,
                          env=env, check=True, cwd=HERE).stdout.splitlines()
     return out[0], out[1]
 
@@ -188,16 +233,21 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("-n", type=int, default=11, help="fresh processes per sample")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--here", action="store_true",
+                        help="children run this interpreter even in a virtual environment")
     args = parser.parse_args()
+    global PYTHON
+    PYTHON = child_interpreter(args.here)
     env = environment()
     std_version, tls_version = versions(env)
     medians = measure(args.n)
     if args.json:
         print(json.dumps({"stdlib_openssl": std_version, "tlsctx_openssl": tls_version,
-                          "python": sys.version.split()[0], "medians": medians}, indent=2))
+                          "python": sys.version.split()[0], "children": PYTHON,
+                          "medians": medians}, indent=2))
         return
-    header = "Python %s; stdlib ssl: %s; tlsctx: %s; medians of %d fresh processes" % (
-        sys.version.split()[0], std_version, tls_version, args.n)
+    header = ("Python %s (children: %s); stdlib ssl: %s; tlsctx: %s; medians of %d fresh "
+              "processes" % (sys.version.split()[0], PYTHON, std_version, tls_version, args.n))
     print(table(medians, header))
 
 

@@ -90,8 +90,6 @@ module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(state->SSLSyscallError);
     Py_VISIT(state->SSLEOFError);
     Py_VISIT(state->SSLCertVerificationError);
-    Py_VISIT(state->lib_names);
-    Py_VISIT(state->reason_names);
     Py_VISIT(state->default_ciphers);
     return 0;
 }
@@ -112,8 +110,6 @@ module_clear(PyObject *module)
     Py_CLEAR(state->SSLSyscallError);
     Py_CLEAR(state->SSLEOFError);
     Py_CLEAR(state->SSLCertVerificationError);
-    Py_CLEAR(state->lib_names);
-    Py_CLEAR(state->reason_names);
     Py_CLEAR(state->default_ciphers);
     return 0;
 }

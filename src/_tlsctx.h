@@ -49,10 +49,6 @@ typedef struct {
     PyObject *SSLEOFError;
     PyObject *SSLCertVerificationError;
 
-    /* {lib code: name} and {(lib, reason): name}, built from errtables.h */
-    PyObject *lib_names;
-    PyObject *reason_names;
-
     /* Parsed trust sources and the X509_STOREs shared between contexts. */
     tlsctx_trust_cache *trust_cache;
 

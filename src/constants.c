@@ -210,7 +210,7 @@ stdlib_attribute(PyObject *stdlib, const char *name)
 }
 
 /* The running interpreter's build choice, read from its _ssl (already loaded
- * by then: tlsctx's package imports ssl; two attribute reads, no context).
+ * by then: the exceptions' exec step imports it; two attribute reads, no context).
  * CPython's configure --with-ssl-default-suites picks one of three:
  *   python  (the default): its own cipher string and a TLS 1.2 minimum;
  *   a custom string:       that string and a TLS 1.2 minimum;

@@ -155,49 +155,121 @@ openssl_errors_pending(PyObject *module, PyObject *unused)
     return PyBool_FromLong(ERR_peek_error() != 0);
 }
 
+/* The generated tables, searched from the end: where a (lib, reason) pair
+ * appears twice the later name wins, as it did when the tables were dicts.
+ * Only error paths and the module attributes below read them, so nothing is
+ * built at import. */
+static const char *
+lib_name(int lib)
+{
+    const char *found = NULL;
+    for (const tlsctx_lib_name *l = tlsctx_lib_names; l->name != NULL; l++) {
+        if (l->lib == lib) {
+            found = l->name;
+        }
+    }
+    return found;
+}
+
+static const char *
+reason_name(int lib, int reason)
+{
+    const char *found = NULL;
+    for (const tlsctx_reason_name *r = tlsctx_reason_names; r->name != NULL; r++) {
+        if (r->lib == lib && r->reason == reason) {
+            found = r->name;
+        }
+    }
+    return found;
+}
+
+/* err_codes_to_names ({(lib, reason): name}) or lib_codes_to_names
+ * ({lib: name}), a fresh dict of the generated table. */
+static PyObject *
+error_table_dict(int reasons)
+{
+    PyObject *table = PyDict_New();
+    if (table == NULL) {
+        return NULL;
+    }
+    if (reasons) {
+        for (const tlsctx_reason_name *r = tlsctx_reason_names; r->name != NULL; r++) {
+            PyObject *key = Py_BuildValue("ii", r->lib, r->reason);
+            PyObject *value = PyUnicode_FromString(r->name);
+            int rc = (key && value) ? PyDict_SetItem(table, key, value) : -1;
+            Py_XDECREF(key);
+            Py_XDECREF(value);
+            if (rc < 0) {
+                Py_DECREF(table);
+                return NULL;
+            }
+        }
+        return table;
+    }
+    for (const tlsctx_lib_name *l = tlsctx_lib_names; l->name != NULL; l++) {
+        PyObject *key = PyLong_FromLong(l->lib);
+        PyObject *value = PyUnicode_FromString(l->name);
+        int rc = (key && value) ? PyDict_SetItem(table, key, value) : -1;
+        Py_XDECREF(key);
+        Py_XDECREF(value);
+        if (rc < 0) {
+            Py_DECREF(table);
+            return NULL;
+        }
+    }
+    return table;
+}
+
+/* The module's __getattr__ (PEP 562): err_codes_to_names and
+ * lib_codes_to_names are made when first read (some 1,000 entries whose
+ * construction was a sixth of `import tlsctx`'s own work), then kept in the
+ * module's dict, where later reads find them. */
+static PyObject *
+module_getattr(PyObject *module, PyObject *name)
+{
+    int reasons;
+    if (PyUnicode_Check(name)
+        && PyUnicode_CompareWithASCIIString(name, "err_codes_to_names") == 0) {
+        reasons = 1;
+    }
+    else if (PyUnicode_Check(name)
+             && PyUnicode_CompareWithASCIIString(name, "lib_codes_to_names") == 0) {
+        reasons = 0;
+    }
+    else {
+        const char *module_name = PyModule_GetName(module);
+        if (module_name != NULL) {
+            PyErr_Format(PyExc_AttributeError, "module '%s' has no attribute %R", module_name,
+                         name);
+        }
+        return NULL;
+    }
+    PyObject *table = error_table_dict(reasons);
+    if (table == NULL) {
+        return NULL;
+    }
+    PyObject *dict = PyModule_GetDict(module);   /* borrowed */
+    PyObject *kept = PyDict_SetDefault(dict, name, table);   /* borrowed; the first one made */
+    Py_DECREF(table);
+    return Py_XNewRef(kept);
+}
+
 static PyMethodDef error_functions[] = {
     {"_openssl_errors_pending", openssl_errors_pending, METH_NOARGS,
      "True if the calling thread's OpenSSL error queue is not empty (for tests)."},
+    {"__getattr__", module_getattr, METH_O,
+     "The error-name tables err_codes_to_names and lib_codes_to_names, made on first use."},
     {NULL},
 };
 
 int
 tlsctx_setup_error_tables(PyObject *module, tlsctx_state *state)
 {
+    (void)state;   /* the tables are static; nothing goes in the state */
     if (PyModule_AddFunctions(module, error_functions) < 0) {
         return -1;
     }
-    state->lib_names = PyDict_New();
-    state->reason_names = PyDict_New();
-    if (state->lib_names == NULL || state->reason_names == NULL) {
-        return -1;
-    }
-    for (const tlsctx_lib_name *l = tlsctx_lib_names; l->name != NULL; l++) {
-        PyObject *key = PyLong_FromLong(l->lib);
-        PyObject *value = PyUnicode_FromString(l->name);
-        int rc = (key && value) ? PyDict_SetItem(state->lib_names, key, value) : -1;
-        Py_XDECREF(key);
-        Py_XDECREF(value);
-        if (rc < 0) {
-            return -1;
-        }
-    }
-    for (const tlsctx_reason_name *r = tlsctx_reason_names; r->name != NULL; r++) {
-        PyObject *key = Py_BuildValue("ii", r->lib, r->reason);
-        PyObject *value = PyUnicode_FromString(r->name);
-        int rc = (key && value) ? PyDict_SetItem(state->reason_names, key, value) : -1;
-        Py_XDECREF(key);
-        Py_XDECREF(value);
-        if (rc < 0) {
-            return -1;
-        }
-    }
-    if (PyModule_AddObjectRef(module, "err_codes_to_names", state->reason_names) < 0
-        || PyModule_AddObjectRef(module, "lib_codes_to_names", state->lib_names) < 0
-        || PyModule_AddStringConstant(module, "_ERRTABLES_RELEASE", TLSCTX_ERRTABLES_RELEASE) < 0) {
-        return -1;
-    }
-    return 0;
+    return PyModule_AddStringConstant(module, "_ERRTABLES_RELEASE", TLSCTX_ERRTABLES_RELEASE);
 }
 
 static const char *
@@ -223,22 +295,12 @@ raise_ssl_error_full(tlsctx_state *state, PyObject *type, int ssl_errno, unsigne
         type = state->SSLError;
     }
     if (code != 0) {
-        PyObject *key = PyLong_FromLong(ERR_GET_LIB(code));
-        if (key == NULL) {
+        const char *lib = lib_name(ERR_GET_LIB(code));
+        const char *reason = reason_name(ERR_GET_LIB(code), ERR_GET_REASON(code));
+        if (lib != NULL && (lib_obj = PyUnicode_FromString(lib)) == NULL) {
             goto done;
         }
-        lib_obj = Py_XNewRef(PyDict_GetItemWithError(state->lib_names, key));
-        Py_DECREF(key);
-        if (lib_obj == NULL && PyErr_Occurred()) {
-            goto done;
-        }
-        key = Py_BuildValue("ii", ERR_GET_LIB(code), ERR_GET_REASON(code));
-        if (key == NULL) {
-            goto done;
-        }
-        reason_obj = Py_XNewRef(PyDict_GetItemWithError(state->reason_names, key));
-        Py_DECREF(key);
-        if (reason_obj == NULL && PyErr_Occurred()) {
+        if (reason != NULL && (reason_obj = PyUnicode_FromString(reason)) == NULL) {
             goto done;
         }
         if (text == NULL) {

@@ -5,25 +5,31 @@ SSLContext and everything it configures, the constants and enums, the
 SSLError family, Purpose and create_default_context.  Trust sources are
 parsed once per process and shared between contexts.
 """
-import base64  # noqa: F401  (the stdlib's ssl has these module names too)
 import builtins as _builtins
+# errno, os and sys are module names the stdlib's ssl has too (base64 and
+# warnings as well: those are loaded on first use, see __getattr__ below)
 import errno  # noqa: F401
 import os
 import sys
-import warnings
 from collections import namedtuple
 from enum import Enum as _Enum, IntEnum as _IntEnum, IntFlag as _IntFlag
 try:
     from enum import _simple_enum  # noqa: F401  (3.11+)
 except ImportError:
     pass
-import socket as _socket
-from socket import (  # noqa: F401
-    socket, SOCK_STREAM, create_connection, SOL_SOCKET, SO_TYPE, _GLOBAL_DEFAULT_TIMEOUT)
+import _socket   # the C module (the stdlib's _ssl imports it too); socket.py is lazy
 
-from ._opensslcheck import check as _check_openssl
-
-_check_openssl()   # an older OpenSSL than the build's: ImportError naming both
+# An older OpenSSL than the build's: ImportError naming both (tlsctx/_opensslcheck.py,
+# loaded only when the versions differ in major or the running minor is lower).
+try:
+    from . import _opensslprobe
+except ImportError:   # a build without the probe: the extension's own import decides
+    pass
+else:
+    if (_opensslprobe.RUNTIME_NUMBER >> 28 != _opensslprobe.BUILT_NUMBER >> 28
+            or _opensslprobe.RUNTIME_NUMBER >> 20 < _opensslprobe.BUILT_NUMBER >> 20):
+        from ._opensslcheck import check as _check_openssl
+        _check_openssl()
 from . import _tlsctx  # noqa: E402
 from ._tlsctx import (  # noqa: F401  (re-exported)
     OPENSSL_VERSION, OPENSSL_VERSION_INFO, OPENSSL_VERSION_NUMBER, _OPENSSL_API_VERSION,
@@ -36,7 +42,6 @@ from ._tlsctx import (  # noqa: F401  (re-exported)
     RAND_status, RAND_add, RAND_bytes,
 )
 from . import _tlsctx as _ssl  # the stdlib's ssl calls its C module _ssl
-from ._version import __version__  # noqa: F401
 
 socket_error = OSError
 
@@ -80,7 +85,23 @@ def get_protocol_name(protocol_code):
     """The name of a PROTOCOL_* value, or '<unknown>'."""
     return _PROTOCOL_NAMES.get(protocol_code, "<unknown>")
 
-TLSVersion = _IntEnum("TLSVersion", [
+
+def _int_enum(name, members, doc=None):
+    """An IntEnum of (name, value) pairs, made as the stdlib makes its own:
+    with enum._simple_enum where it exists (3.11+; about half the cost of
+    the functional API), else with the functional API."""
+    if "_simple_enum" not in globals():
+        enum = _IntEnum(name, members, module=__name__)
+        if doc is not None:
+            enum.__doc__ = doc
+        return enum
+    body = dict(members, __module__=__name__)
+    if doc is not None:
+        body["__doc__"] = doc
+    return _simple_enum(_IntEnum)(type(name, (), body))
+
+
+TLSVersion = _int_enum("TLSVersion", [
     ("MINIMUM_SUPPORTED", _tlsctx.PROTO_MINIMUM_SUPPORTED),
     ("SSLv3", _tlsctx.PROTO_SSLv3),
     ("TLSv1", _tlsctx.PROTO_TLSv1),
@@ -88,20 +109,19 @@ TLSVersion = _IntEnum("TLSVersion", [
     ("TLSv1_2", _tlsctx.PROTO_TLSv1_2),
     ("TLSv1_3", _tlsctx.PROTO_TLSv1_3),
     ("MAXIMUM_SUPPORTED", _tlsctx.PROTO_MAXIMUM_SUPPORTED),
-], module=__name__)
+])
 
 
 # TLS record, alert and handshake message numbers (RFC 8446, appendix B),
 # which the message callback (SSLContext._msg_callback) reports
-_TLSContentType = _IntEnum("_TLSContentType", [
+_TLSContentType = _int_enum("_TLSContentType", [
     ("CHANGE_CIPHER_SPEC", 20), ("ALERT", 21), ("HANDSHAKE", 22), ("APPLICATION_DATA", 23),
     # not record types: OpenSSL's pseudo types for a record header and the
     # inner content type of a TLS 1.3 record
     ("HEADER", 0x100), ("INNER_CONTENT_TYPE", 0x101),
-], module=__name__)
-_TLSContentType.__doc__ = "Content types (record layer)\n\n    See RFC 8446, section B.1\n    "
+], "Content types (record layer)\n\n    See RFC 8446, section B.1\n    ")
 
-_TLSAlertType = _IntEnum("_TLSAlertType", [
+_TLSAlertType = _int_enum("_TLSAlertType", [
     ("CLOSE_NOTIFY", 0), ("UNEXPECTED_MESSAGE", 10), ("BAD_RECORD_MAC", 20),
     ("DECRYPTION_FAILED", 21), ("RECORD_OVERFLOW", 22), ("DECOMPRESSION_FAILURE", 30),
     ("HANDSHAKE_FAILURE", 40), ("NO_CERTIFICATE", 41), ("BAD_CERTIFICATE", 42),
@@ -115,10 +135,9 @@ _TLSAlertType = _IntEnum("_TLSAlertType", [
     ("BAD_CERTIFICATE_STATUS_RESPONSE", 113), ("BAD_CERTIFICATE_HASH_VALUE", 114),
     ("UNKNOWN_PSK_IDENTITY", 115), ("CERTIFICATE_REQUIRED", 116),
     ("NO_APPLICATION_PROTOCOL", 120),
-], module=__name__)
-_TLSAlertType.__doc__ = "Alert types for TLSContentType.ALERT messages\n\n    See RFC 8446, section B.2\n    "
+], "Alert types for TLSContentType.ALERT messages\n\n    See RFC 8446, section B.2\n    ")
 
-_TLSMessageType = _IntEnum("_TLSMessageType", [
+_TLSMessageType = _int_enum("_TLSMessageType", [
     ("HELLO_REQUEST", 0), ("CLIENT_HELLO", 1), ("SERVER_HELLO", 2),
     ("HELLO_VERIFY_REQUEST", 3), ("NEWSESSION_TICKET", 4), ("END_OF_EARLY_DATA", 5),
     ("HELLO_RETRY_REQUEST", 6), ("ENCRYPTED_EXTENSIONS", 8), ("CERTIFICATE", 11),
@@ -128,8 +147,7 @@ _TLSMessageType = _IntEnum("_TLSMessageType", [
     ("KEY_UPDATE", 24), ("NEXT_PROTO", 67), ("MESSAGE_HASH", 254),
     # OpenSSL reports ChangeCipherSpec through the handshake channel
     ("CHANGE_CIPHER_SPEC", 0x0101),
-], module=__name__)
-_TLSMessageType.__doc__ = "Message types (handshake protocol)\n\n    See RFC 8446, section B.3\n    "
+], "Message types (handshake protocol)\n\n    See RFC 8446, section B.3\n    ")
 
 
 class _ASN1Object(namedtuple("_ASN1Object", "nid shortname longname oid")):
@@ -150,10 +168,10 @@ class _ASN1Object(namedtuple("_ASN1Object", "nid shortname longname oid")):
         return super().__new__(cls, *_txt2obj(name, name=True))
 
 
-Purpose = _Enum("Purpose", [("SERVER_AUTH", "1.3.6.1.5.5.7.3.1"),
-                            ("CLIENT_AUTH", "1.3.6.1.5.5.7.3.2")],
-                module=__name__, type=_ASN1Object)
-Purpose.__doc__ = "SSLContext purpose flags with X509v3 Extended Key Usage objects"
+class Purpose(_ASN1Object, _Enum):
+    """SSLContext purpose flags with X509v3 Extended Key Usage objects"""
+    SERVER_AUTH = "1.3.6.1.5.5.7.3.1"
+    CLIENT_AUTH = "1.3.6.1.5.5.7.3.2"
 
 
 def _is_asn1_object(value):
@@ -233,18 +251,33 @@ class _ContextType(type):
     def __instancecheck__(cls, obj):
         if type.__instancecheck__(cls, obj):
             return True
-        return cls is SSLContext and _inject.accepts_stdlib_context(obj)
+        # tlsctx._inject is loaded by the first inject_into_ssl()
+        inject = sys.modules.get(__name__ + "._inject")
+        return cls is SSLContext and inject is not None and inject.accepts_stdlib_context(obj)
+
+
+class _ConnectionClass:
+    """SSLContext.sslsocket_class and sslobject_class until the connection
+    layer is loaded: the first read loads it, which puts the classes
+    themselves in their place."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __get__(self, obj, owner=None):
+        return getattr(_connection_layer(), self.name)
 
 
 class SSLContext(_SSLContext, metaclass=_ContextType):
     """A collection of TLS settings and trust, compatible with ssl.SSLContext."""
 
     _windows_cert_stores = ("CA", "ROOT")
-    sslsocket_class = None  # set once the connection layer is loaded
-    sslobject_class = None
+    sslsocket_class = _ConnectionClass("SSLSocket")
+    sslobject_class = _ConnectionClass("SSLObject")
 
     def __new__(cls, protocol=None, *args, **kwargs):
         if protocol is None:
+            import warnings
             warnings.warn("ssl.SSLContext() without protocol argument is deprecated.",
                           category=DeprecationWarning, stacklevel=2)
             protocol = PROTOCOL_TLS
@@ -273,6 +306,7 @@ class SSLContext(_SSLContext, metaclass=_ContextType):
             session=session, context=self)
 
     def set_npn_protocols(self, npn_protocols):
+        import warnings
         warnings.warn("ssl NPN is deprecated, use ALPN instead",
                       DeprecationWarning, stacklevel=2)
         # As the stdlib: validate, then fail on the C method that OpenSSL 3
@@ -525,11 +559,81 @@ def PEM_cert_to_DER_cert(pem_cert_string):
     return base64.decodebytes(text[len(PEM_HEADER):-len(PEM_FOOTER)].encode("ascii"))
 
 
-from ._connection import (  # noqa: E402  (needs the names above)
-    SSLSocket, SSLObject, MemoryBIO, SSLSession, get_server_certificate,
-    _stdlib_ssl, _check_sslobject_params)
-SSLContext.sslsocket_class = SSLSocket
-SSLContext.sslobject_class = SSLObject
+# ---- the connection layer, loaded on first use ----
+# tlsctx/_connection.py subclasses the stdlib's SSLSocket and SSLObject, so
+# loading it imports the stdlib's ssl.py, which costs about what the rest of
+# tlsctx's import does.  `import tlsctx` leaves that to the first
+# wrap_socket()/wrap_bio() or the first use of one of these names (PEP 562).
+from ._tlsctx import MemoryBIO, SSLSession  # noqa: E402,F401
+
+_CONNECTION_NAMES = frozenset({"SSLSocket", "SSLObject", "get_server_certificate",
+                               "_check_sslobject_params", "_GiveupOnSSLSendfile", "_stdlib_ssl"})
+# loaded on first use too: inject_into_ssl() and extract_from_ssl()
+# (tlsctx/_inject.py), __version__, two module names the stdlib's ssl has, and
+# the names it takes from socket.py (which costs as much as the rest of the import)
+_INJECT_NAMES = frozenset({"inject_into_ssl", "extract_from_ssl", "_inject"})
+_MODULE_NAMES = frozenset({"base64", "warnings"})
+_SOCKET_NAMES = frozenset({"socket", "SOCK_STREAM", "create_connection", "SOL_SOCKET", "SO_TYPE",
+                           "_GLOBAL_DEFAULT_TIMEOUT"})
+_LAZY_NAMES = (_CONNECTION_NAMES | _INJECT_NAMES | _MODULE_NAMES | _SOCKET_NAMES
+               | {"__version__"})
+
+
+def _submodule(name):
+    """tlsctx.<name>, imported if need be (not with `from . import`, whose
+    attribute check would call __getattr__ below for a lazy name)."""
+    qualified = __name__ + "." + name
+    __import__(qualified)
+    return sys.modules[qualified]
+
+
+def _connection_layer():
+    """tlsctx._connection, loaded if need be; its names become this module's
+    and SSLContext's socket and object classes (unless replaced meanwhile)."""
+    _connection = _submodule("_connection")
+    namespace = globals()
+    if "SSLSocket" not in namespace:
+        for name in _CONNECTION_NAMES:
+            namespace[name] = getattr(_connection, name)
+        for attribute, name in (("sslsocket_class", "SSLSocket"), ("sslobject_class", "SSLObject")):
+            if isinstance(vars(SSLContext).get(attribute), _ConnectionClass):
+                setattr(SSLContext, attribute, namespace[name])
+    return _connection
+
+
+def _load_lazily(name):
+    """The value of a lazy name, which becomes a plain global from then on."""
+    if name in _CONNECTION_NAMES:
+        return getattr(_connection_layer(), name)
+    if name in _INJECT_NAMES:
+        value = _submodule("_inject")
+        if name != "_inject":
+            value = getattr(value, name)
+    elif name == "__version__":
+        value = _submodule("_version").__version__
+    elif name in _SOCKET_NAMES:
+        value = getattr(__import__("socket"), name)
+    else:
+        value = __import__(name)
+    globals()[name] = value
+    return value
+
+
+def __getattr__(name):
+    if name in _LAZY_NAMES:
+        return _load_lazily(name)
+    if name == "__all__":
+        # There is none (the stdlib's ssl has none): `from tlsctx import *`
+        # asks for it, then takes every public name of the module's dict,
+        # where the lazy names are put first.
+        for lazy in __dir__():
+            if not lazy.startswith("_") and lazy not in globals():
+                _load_lazily(lazy)
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))
+
+
+def __dir__():
+    return sorted(set(globals()) | _LAZY_NAMES)
 
 
 # ---- private helpers the stdlib's ssl module has (tests and modules use them) ----
@@ -585,19 +689,9 @@ def _ipaddress_match(cert_ipaddress, host_ip):
 
 def _sslcopydoc(func):
     """Give an SSLSocket method the docstring of SSLObject's method of that name."""
-    func.__doc__ = getattr(SSLObject, func.__name__).__doc__
+    func.__doc__ = getattr(_connection_layer().SSLObject, func.__name__).__doc__
     return func
 
-
-# the stdlib's SSLSocket (which tlsctx's extends) raises and catches its own
-_GiveupOnSSLSendfile = getattr(_stdlib_ssl, "_GiveupOnSSLSendfile", None)
-if _GiveupOnSSLSendfile is None:
-    class _GiveupOnSSLSendfile(Exception):
-        pass
-
-
-from . import _inject  # noqa: E402
-from ._inject import inject_into_ssl, extract_from_ssl  # noqa: E402,F401
 
 
 def clear_trust_cache():

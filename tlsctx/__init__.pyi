@@ -63,6 +63,10 @@ from ._tlsctx import (
 )
 from ._version import __version__ as __version__
 
+# two of the names the stdlib's ssl takes from socket (tlsctx loads socket.py on
+# first use); stubtest cannot tell these plain ints from tlsctx's own
+from socket import SO_TYPE as SO_TYPE, SOL_SOCKET as SOL_SOCKET
+
 socket_error = OSError
 
 CHANNEL_BINDING_TYPES: list[str]
@@ -395,6 +399,10 @@ def trust_cache_info() -> _TrustCacheInfo: ...
 
 # ---- connection layer (tlsctx/_connection.py): SSLSocket and SSLObject are thin
 # subclasses of the stdlib's classes; MemoryBIO and SSLSession are C types.
+# tlsctx/_connection.py is loaded on first use (PEP 562 module __getattr__, not
+# declared here so that mypy still rejects unknown names); dir() lists them.
+
+def __dir__() -> list[str]: ...
 
 from ._tlsctx import MemoryBIO as MemoryBIO, SSLSession as SSLSession
 

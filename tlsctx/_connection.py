@@ -9,12 +9,11 @@ parameter checks, 3.13's closing of a socket whose handshake on connect
 fails, 3.15's negotiated-parameter queries).
 """
 import socket as _socket
-import sys as _sys
 import ssl as _stdlib_ssl
 import sys as _sys
 import warnings as _warnings
 
-from ._tlsctx import MemoryBIO, SSLSession, ENCODING_DER as _ENCODING_DER  # noqa: F401
+from ._tlsctx import ENCODING_DER as _ENCODING_DER
 
 
 def _retyped(exc):
@@ -193,6 +192,13 @@ class SSLSocket(_Stdlib313, _stdlib_ssl.SSLSocket):
                 with memoryview(buffer) as view:
                     nbytes = view.nbytes or 1024
         return super().recv_into(buffer, nbytes, flags)
+
+
+# the stdlib's SSLSocket (which tlsctx's extends) raises and catches its own
+_GiveupOnSSLSendfile = getattr(_stdlib_ssl, "_GiveupOnSSLSendfile", None)
+if _GiveupOnSSLSendfile is None:
+    class _GiveupOnSSLSendfile(Exception):  # type: ignore[no-redef]
+        __module__ = "tlsctx"
 
 
 def get_server_certificate(addr, ssl_version=None, ca_certs=None,

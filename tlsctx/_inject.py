@@ -23,7 +23,7 @@ import sys
 import threading
 import types
 
-from ._connection import _stdlib_ssl
+import ssl as _stdlib_ssl   # this module is loaded on first use, not by `import tlsctx`
 
 # the stdlib's two context factories, and the names that hold them (the
 # private ones are what http.client, urllib and ftplib call); a name a user

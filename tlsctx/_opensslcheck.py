@@ -2,20 +2,21 @@
 was built with: the extension may call functions the older library lacks,
 and the dynamic loader would only say "undefined symbol".  The versions come
 from tlsctx._opensslprobe, a tiny extension built with the same headers and
-library that uses nothing newer than OpenSSL 3.0."""
-import importlib
-from typing import Optional, Tuple
+library that uses nothing newer than OpenSSL 3.0.
 
-Version = Tuple[int, int, int]
+tlsctx/__init__.py compares the probe's two numbers itself and loads this
+module only when they mismatch, for check()'s message.  It imports nothing
+(typing and importlib would cost as much as the rest of tlsctx's import):
+the annotations are builtins (3.10+)."""
 
 
-def split(number: int) -> Version:
+def split(number: int) -> tuple[int, int, int]:
     """(major, minor, patch) of an OpenSSL 3 version number (0xMNN00PP0)."""
     return (number >> 28) & 0xF, (number >> 20) & 0xFF, (number >> 4) & 0xFF
 
 
-def mismatch(built: Version, running: Version, running_text: str,
-             built_text: Optional[str] = None) -> Optional[str]:
+def mismatch(built: tuple[int, int, int], running: tuple[int, int, int], running_text: str,
+             built_text: str | None = None) -> str | None:
     """The ImportError message when `running` is too old for `built`, else None.
     Within OpenSSL 3, a library of the same or a later minor release has
     every function an extension built for this one may call."""
@@ -27,12 +28,13 @@ def mismatch(built: Version, running: Version, running_text: str,
             % (built_name, running_text, built[0], built[1]))
 
 
-def built_with() -> Version:
+def built_with() -> tuple[int, int, int]:
     return split(_probe().BUILT_NUMBER)
 
 
 def _probe():  # type: ignore[no-untyped-def]
-    return importlib.import_module("tlsctx._opensslprobe")
+    from . import _opensslprobe
+    return _opensslprobe
 
 
 def check() -> None:
