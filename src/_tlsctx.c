@@ -93,6 +93,7 @@ module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(state->lib_names);
     Py_VISIT(state->reason_names);
     Py_VISIT(state->default_ciphers);
+    Py_VISIT(state->stdlib_memory_bio);
     return 0;
 }
 
@@ -115,6 +116,7 @@ module_clear(PyObject *module)
     Py_CLEAR(state->lib_names);
     Py_CLEAR(state->reason_names);
     Py_CLEAR(state->default_ciphers);
+    Py_CLEAR(state->stdlib_memory_bio);
     return 0;
 }
 

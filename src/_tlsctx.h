@@ -60,6 +60,11 @@ typedef struct {
      * the cipher string it sets (bytes), or NULL when it keeps OpenSSL's
      * default cipher list and sets no TLS 1.2 minimum. */
     PyObject *default_ciphers;
+
+    /* The stdlib's _ssl.MemoryBIO type when connections may hand its
+     * objects' BIO to OpenSSL directly (connection.c), None when they may
+     * not; NULL until the first wrap_bio asks. */
+    PyObject *stdlib_memory_bio;
 } tlsctx_state;
 
 extern PyModuleDef tlsctx_module_def;

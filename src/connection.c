@@ -3,6 +3,7 @@
  * interface. MemoryBIO is in memorybio.c, SSLSession in session.c. */
 #include "_tlsctx.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <math.h>
 #include <poll.h>
@@ -521,13 +522,124 @@ python_bio_method_init(void)
     python_bio_method = m;
 }
 
-/* A BIO for `obj`, new; NULL with an exception set. */
+/* ---- the stdlib's own ssl.MemoryBIO, handed to OpenSSL as it is -------- */
+
+/* An _ssl.MemoryBIO object as CPython lays it out (PySSLMemoryBIO in
+ * Modules/_ssl.c, unchanged since 3.5): an OpenSSL memory BIO and whether
+ * write_eof() was called. asyncio passes these to every wrap_bio. When the
+ * stdlib's _ssl runs on the very libcrypto this module does, a connection
+ * can read and write that BIO itself, as the stdlib's own connections do:
+ * no Python method is called, the GIL stays released for the whole OpenSSL
+ * call, and the object's `pending`, `eof` and content are the stdlib's by
+ * construction. Anything else that looks like a BIO (a subclass included)
+ * goes through its Python methods (the python_bio_* functions above). */
+typedef struct {
+    PyObject_HEAD
+    BIO *bio;
+    int eof_written;
+} stdlib_memory_bio;
+
+/* Whether the _ssl extension at `path` (bytes) resolves OpenSSL's symbols to
+ * the libcrypto and libssl loaded for this module: the same library, not
+ * merely the same version (a statically linked _ssl has its own copy). */
+static int
+same_openssl_as(PyObject *path)
+{
+    void *handle = dlopen(PyBytes_AS_STRING(path), RTLD_LAZY | RTLD_NOLOAD);
+    if (handle == NULL) {
+        return 0;
+    }
+    int same = dlsym(handle, "BIO_new") == (void *)&BIO_new
+               && dlsym(handle, "SSL_set_bio") == (void *)&SSL_set_bio;
+    dlclose(handle);
+    return same;
+}
+
+/* Whether objects of `type` (the running stdlib's _ssl.MemoryBIO) have the
+ * layout above and a BIO of our libcrypto: a fresh one is written to and
+ * closed through its Python methods, and its fields must say so. */
+static int
+stdlib_memory_bio_checks_out(PyTypeObject *type)
+{
+    if (type->tp_basicsize != (Py_ssize_t)sizeof(stdlib_memory_bio) || type->tp_itemsize != 0
+        || type->tp_base != &PyBaseObject_Type) {
+        return 0;
+    }
+    PyObject *probe = PyObject_CallNoArgs((PyObject *)type);
+    if (probe == NULL) {
+        return -1;
+    }
+    int ok = 0;
+    stdlib_memory_bio *m = (stdlib_memory_bio *)probe;
+    PyObject *r = PyObject_CallMethod(probe, "write", "y#", "tlsctx", (Py_ssize_t)6);
+    if (r == NULL) {
+        goto done;
+    }
+    Py_DECREF(r);
+    if (m->bio == NULL || BIO_method_type(m->bio) != BIO_TYPE_MEM
+        || BIO_ctrl_pending(m->bio) != 6 || m->eof_written != 0) {
+        goto done;
+    }
+    r = PyObject_CallMethod(probe, "write_eof", NULL);
+    if (r == NULL) {
+        goto done;
+    }
+    Py_DECREF(r);
+    ok = m->eof_written == 1 && BIO_ctrl_pending(m->bio) == 6;
+done:
+    Py_DECREF(probe);
+    return PyErr_Occurred() ? -1 : ok;
+}
+
+/* state->stdlib_memory_bio, decided once per interpreter; never fails (a
+ * failed check means Python-level BIOs, as for any other object). */
+static void
+decide_stdlib_memory_bio(tlsctx_state *state)
+{
+    PyObject *found = Py_None;
+    PyObject *module = PyImport_ImportModule("_ssl");
+    PyObject *type = module != NULL ? PyObject_GetAttrString(module, "MemoryBIO") : NULL;
+    PyObject *file = module != NULL ? PyObject_GetAttrString(module, "__file__") : NULL;
+    PyObject *path = NULL;
+    if (type != NULL && PyType_Check(type) && file != NULL
+        && PyUnicode_FSConverter(file, &path) && same_openssl_as(path)
+        && stdlib_memory_bio_checks_out((PyTypeObject *)type) == 1) {
+        found = type;
+    }
+    PyErr_Clear();
+    state->stdlib_memory_bio = Py_NewRef(found);
+    Py_XDECREF(path);
+    Py_XDECREF(file);
+    Py_XDECREF(type);
+    Py_XDECREF(module);
+}
+
 static BIO *
-bio_for(tlsctx_connection *conn, PyObject *obj)
+stdlib_bio_of(tlsctx_state *state, PyObject *obj)
+{
+    if (state->stdlib_memory_bio == NULL) {
+        decide_stdlib_memory_bio(state);
+    }
+    if (state->stdlib_memory_bio == Py_None
+        || !Py_IS_TYPE(obj, (PyTypeObject *)state->stdlib_memory_bio)) {
+        return NULL;
+    }
+    return ((stdlib_memory_bio *)obj)->bio;
+}
+
+/* A BIO for `obj`, new; NULL with an exception set. *python is set to the
+ * python_bio_data of a BIO driven through the object's Python methods, to
+ * NULL for an OpenSSL BIO used directly (tlsctx's MemoryBIO, and the
+ * stdlib's where stdlib_bio_of allows). */
+static BIO *
+bio_for(tlsctx_connection *conn, PyObject *obj, python_bio_data **python)
 {
     tlsctx_state *state = conn->state;
-    if (Py_IS_TYPE(obj, state->memory_bio_type)) {
-        BIO *bio = ((tlsctx_memory_bio *)obj)->bio;
+    *python = NULL;
+    BIO *direct = Py_IS_TYPE(obj, state->memory_bio_type) ? ((tlsctx_memory_bio *)obj)->bio
+                                                           : stdlib_bio_of(state, obj);
+    if (direct != NULL) {
+        BIO *bio = direct;
         if (!BIO_up_ref(bio)) {
             tlsctx_set_ssl_error(state, NULL);
             return NULL;
@@ -552,6 +664,7 @@ bio_for(tlsctx_connection *conn, PyObject *obj)
     d->budget = -1;
     d->drained_eof = -1;
     BIO_set_data(bio, d);
+    *python = d;
     return bio;
 }
 
@@ -994,6 +1107,14 @@ conn_read(tlsctx_connection *self, PyObject *args)
         if (len < 0) {
             PyErr_SetString(PyExc_ValueError, "size should not be negative");
             return NULL;
+        }
+        /* One call hands out one TLS record's plaintext at most (except
+         * read_more's, over Python-level BIOs): a bytes object of that size
+         * is filled to the end by a full record, where a larger one would
+         * be copied into a smaller one after every read (asyncio reads
+         * 256 KiB at a time). */
+        if (len > SSL3_RT_MAX_PLAIN_LENGTH && self->python_in == NULL) {
+            len = SSL3_RT_MAX_PLAIN_LENGTH;
         }
         dest = PyBytes_FromStringAndSize(NULL, len);
         if (dest == NULL) {
@@ -1886,25 +2007,23 @@ new_connection(tlsctx_context *ctx, PyObject *sock, int fd, PyObject *incoming,
     else {
         self->incoming = Py_NewRef(incoming);
         self->outgoing = Py_NewRef(outgoing);
-        BIO *rbio = bio_for(self, incoming);
+        python_bio_data *python_in, *python_out;
+        BIO *rbio = bio_for(self, incoming, &python_in);
         if (rbio == NULL) {
             goto error;
         }
         BIO *wbio = rbio;
+        python_out = python_in;
         if (outgoing != incoming) {
-            wbio = bio_for(self, outgoing);
+            wbio = bio_for(self, outgoing, &python_out);
             if (wbio == NULL) {
                 BIO_free(rbio);
                 goto error;
             }
         }
         SSL_set_bio(self->ssl, rbio, wbio);  /* takes both */
-        if (!Py_IS_TYPE(incoming, state->memory_bio_type)) {
-            self->python_in = BIO_get_data(rbio);
-        }
-        if (!Py_IS_TYPE(outgoing, state->memory_bio_type)) {
-            self->python_out = BIO_get_data(wbio);
-        }
+        self->python_in = python_in;
+        self->python_out = python_out;
     }
     SSL_set_mode(self->ssl, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_AUTO_RETRY);
 
@@ -2118,12 +2237,47 @@ static PyType_Spec conn_spec = {
     .slots = conn_slots,
 };
 
+/* _stdlib_bios_direct(enable=None): whether later connections hand the
+ * stdlib's MemoryBIO objects to OpenSSL directly; False makes them use the
+ * objects' Python methods, as for any other BIO-like object, so that the
+ * tests cover both paths. True asks again whether this interpreter allows
+ * it. Returns the setting now in force. */
+static PyObject *
+stdlib_bios_direct(PyObject *module, PyObject *args)
+{
+    PyObject *arg = Py_None;
+    if (!PyArg_ParseTuple(args, "|O:_stdlib_bios_direct", &arg)) {
+        return NULL;
+    }
+    tlsctx_state *state = tlsctx_get_state(module);
+    if (arg != Py_None) {
+        int enable = PyObject_IsTrue(arg);
+        if (enable < 0) {
+            return NULL;
+        }
+        Py_CLEAR(state->stdlib_memory_bio);
+        if (!enable) {
+            state->stdlib_memory_bio = Py_NewRef(Py_None);
+        }
+    }
+    if (state->stdlib_memory_bio == NULL) {
+        decide_stdlib_memory_bio(state);
+    }
+    return PyBool_FromLong(state->stdlib_memory_bio != Py_None);
+}
+
+static PyMethodDef connection_functions[] = {
+    {"_stdlib_bios_direct", stdlib_bios_direct, METH_VARARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
 int
 tlsctx_setup_connection_type(PyObject *module, tlsctx_state *state)
 {
     state->connection_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &conn_spec, NULL);
     if (state->connection_type == NULL
-        || PyModule_AddObjectRef(module, "_SSLSocket", (PyObject *)state->connection_type) < 0) {
+        || PyModule_AddObjectRef(module, "_SSLSocket", (PyObject *)state->connection_type) < 0
+        || PyModule_AddFunctions(module, connection_functions) < 0) {
         return -1;
     }
     return 0;

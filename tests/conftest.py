@@ -32,3 +32,23 @@ def pytest_report_header(config):
 
 # Pending: the handshake proofs of the 3.15 API need the connection layer;
 # the lead deletes this line once it is merged.
+
+
+@pytest.fixture(params=["direct", "python"])
+def stdlib_bio_path(request):
+    """Which way tlsctx drives the stdlib's ssl.MemoryBIO objects (asyncio's):
+    "direct" hands their OpenSSL BIO to the connection (where the stdlib's _ssl
+    runs on tlsctx's own libcrypto), "python" calls their Python methods (as
+    everywhere else). The setting is restored afterwards."""
+    from tlsctx import _tlsctx
+    before = _tlsctx._stdlib_bios_direct()
+    try:
+        if request.param == "direct" and not _tlsctx._stdlib_bios_direct(True):
+            pytest.skip("the stdlib's _ssl does not run on tlsctx's libcrypto here (%s, %s): "
+                        "its MemoryBIO is only driven through Python methods"
+                        % (ssl.OPENSSL_VERSION, tlsctx.OPENSSL_VERSION))
+        if request.param == "python":
+            _tlsctx._stdlib_bios_direct(False)
+        yield request.param
+    finally:
+        _tlsctx._stdlib_bios_direct(before)

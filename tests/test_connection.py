@@ -488,8 +488,9 @@ def bio_pair(client_mod, certs, server_mod=None, bio_mod=None):
 
 @pytest.mark.parametrize("bios", ["tlsctx", "stdlib"])
 @pytest.mark.parametrize("pairing", ["tlsctx-tlsctx", "tlsctx-stdlib", "stdlib-tlsctx"])
-def test_wrap_bio(certs, pairing, bios):
-    """wrap_bio with tlsctx's and with the stdlib's MemoryBIO (as asyncio passes)."""
+def test_wrap_bio(certs, pairing, bios, stdlib_bio_path):
+    """wrap_bio with tlsctx's and with the stdlib's MemoryBIO (as asyncio passes),
+    the stdlib's driven directly and through its Python methods."""
     cname, sname = pairing.split("-")
     client, server = bio_pair(MODULES[cname], certs, MODULES[sname], MODULES[bios])
     if cname == "tlsctx":

@@ -668,7 +668,7 @@ async def echo_run(sctx, cctx, clients, size):
 
 @pytest.mark.parametrize("pairing", ["tlsctx-tlsctx", "tlsctx-stdlib", "stdlib-tlsctx",
                                      "stdlib-stdlib"])
-def test_asyncio_echo_many_clients(certs, pairing):
+def test_asyncio_echo_many_clients(certs, pairing, stdlib_bio_path):
     """A TLS echo server and 16 concurrent clients through asyncio's own SSL
     transport (which hands the contexts the stdlib's MemoryBIOs), 1 MB each
     way per client, bytes intact; the stdlib pairing is the control."""
@@ -702,9 +702,10 @@ def test_import_names_both_openssl_versions_on_mismatch():
     assert out.returncode == 0, out.stderr
 
 
-def test_python_bio_reads_span_records_and_keep_errors_in_order(certs):
+def test_python_bio_reads_span_records_and_keep_errors_in_order(certs, stdlib_bio_path):
     """Over the stdlib's MemoryBIO (as asyncio uses them) a read returns
-    what is waiting, possibly several records at once; a damaged record
+    what is waiting (through its Python methods possibly several records at
+    once, directly one record, as the stdlib); a damaged record
     after good ones: the good bytes first, then the error, as the stdlib."""
     def run(mod):
         sctx, cctx = server_ctx(mod, certs), client_ctx(mod, certs)
@@ -734,7 +735,7 @@ def test_python_bio_reads_span_records_and_keep_errors_in_order(certs):
     assert mine[0].startswith(b"a" * 20000)
 
 
-def test_python_bio_bulk_is_intact(certs):
+def test_python_bio_bulk_is_intact(certs, stdlib_bio_path):
     """4 MB in both directions over the stdlib's MemoryBIO, bytes intact."""
     sctx, cctx = server_ctx(tlsctx, certs), client_ctx(tlsctx, certs)
     pair = Pair(cctx, sctx, bio_mod=ssl)
