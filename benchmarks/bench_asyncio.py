@@ -1,11 +1,12 @@
 """asyncio over tlsctx next to the stdlib, in one run: TLS handshakes per
 second and bulk MB/s through asyncio's own SSL transport (which passes the
-stdlib's ssl.MemoryBIO objects to the context's wrap_bio, so tlsctx drives
-them as Python-level BIOs), and how much another thread gets done while
-handshakes run through Python-level BIOs (the GIL must be released around
-OpenSSL, and taken only inside the BIO callbacks).
+stdlib's ssl.MemoryBIO objects to the context's wrap_bio: tlsctx hands their
+OpenSSL BIO to OpenSSL where the stdlib's _ssl runs on tlsctx's libcrypto,
+and calls their Python methods elsewhere, or with --python-bios), and how
+much another thread gets done while handshakes run over those BIOs (the GIL
+must be released around OpenSSL, and taken only inside Python BIO methods).
 
-    python benchmarks/bench_asyncio.py [--seconds N] [--rounds N]
+    python benchmarks/bench_asyncio.py [--seconds N] [--rounds N] [--python-bios]
 
 The libraries take turns, round after round, so that load on the machine
 hits both alike.  Each round measures wall-clock time and the process's CPU
@@ -187,11 +188,18 @@ def main():
                         help="length of one measurement")
     parser.add_argument("--rounds", type=int, default=7,
                         help="interleaved rounds per library; the median counts")
+    parser.add_argument("--python-bios", action="store_true",
+                        help="drive the stdlib's MemoryBIO through its Python methods, as "
+                             "where the stdlib's _ssl runs on another libcrypto than tlsctx "
+                             "(binary wheels)")
     args = parser.parse_args()
+    direct = tlsctx._tlsctx._stdlib_bios_direct(False if args.python_bios else None)
     certs = Certs(tempfile.mkdtemp(prefix="tlsctx-bench-"))
     print("python %s, stdlib %s, tlsctx %s, load average %s"
           % (sys.version.split()[0], ssl.OPENSSL_VERSION, tlsctx.OPENSSL_VERSION,
              " ".join("%.1f" % x for x in os.getloadavg())))
+    print("tlsctx drives the stdlib's MemoryBIO %s"
+          % ("directly (its OpenSSL BIO)" if direct else "through its Python methods"))
     print("median of %d interleaved rounds of %.1f s; ratio = tlsctx/stdlib, higher is better"
           % (args.rounds, args.seconds))
     cases = [

@@ -94,6 +94,10 @@ module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(state->reason_names);
     Py_VISIT(state->default_ciphers);
     Py_VISIT(state->stdlib_memory_bio);
+    Py_VISIT(state->str_read);
+    Py_VISIT(state->str_write);
+    Py_VISIT(state->str_pending);
+    Py_VISIT(state->str_eof);
     return 0;
 }
 
@@ -117,6 +121,10 @@ module_clear(PyObject *module)
     Py_CLEAR(state->reason_names);
     Py_CLEAR(state->default_ciphers);
     Py_CLEAR(state->stdlib_memory_bio);
+    Py_CLEAR(state->str_read);
+    Py_CLEAR(state->str_write);
+    Py_CLEAR(state->str_pending);
+    Py_CLEAR(state->str_eof);
     return 0;
 }
 

@@ -62,9 +62,13 @@ typedef struct {
     PyObject *default_ciphers;
 
     /* The stdlib's _ssl.MemoryBIO type when connections may hand its
-     * objects' BIO to OpenSSL directly (connection.c), None when they may
-     * not; NULL until the first wrap_bio asks. */
+     * objects' BIO to OpenSSL directly (connection.c), None when they
+     * may not; NULL until the first wrap_bio asks. */
     PyObject *stdlib_memory_bio;
+
+    /* The names of the methods a Python-level BIO is called through
+     * (connection.c), interned once. */
+    PyObject *str_read, *str_write, *str_pending, *str_eof;
 } tlsctx_state;
 
 extern PyModuleDef tlsctx_module_def;

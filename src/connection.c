@@ -190,7 +190,7 @@ python_bio_write(BIO *bio, const char *data, int len)
 static int
 python_bio_eof(python_bio_data *d)
 {
-    PyObject *eof = PyObject_GetAttrString(d->obj, "eof");
+    PyObject *eof = PyObject_GetAttr(d->obj, d->conn->state->str_eof);
     if (eof == NULL) {
         return -1;
     }
@@ -213,7 +213,7 @@ python_bio_begin(python_bio_data *d, int handshake)
     d->budget = -1;
     d->drained_eof = -1;
     d->taken_in = 0;
-    PyObject *pending = PyObject_GetAttrString(d->obj, "pending");
+    PyObject *pending = PyObject_GetAttr(d->obj, d->conn->state->str_pending);
     Py_ssize_t n = pending != NULL ? PyLong_AsSsize_t(pending) : -1;
     Py_XDECREF(pending);
     if (n < 0) {
@@ -222,7 +222,7 @@ python_bio_begin(python_bio_data *d, int handshake)
     }
     surplus_drop_used(d);
     if (n > 0 && handshake && d->surplus == NULL) {
-        PyObject *all = PyObject_CallMethod(d->obj, "read", NULL);
+        PyObject *all = PyObject_CallMethodNoArgs(d->obj, d->conn->state->str_read);
         if (all == NULL || !PyBytes_Check(all)) {
             Py_XDECREF(all);
             PyErr_Clear();
@@ -268,7 +268,8 @@ python_bio_end(python_bio_data *d)
     /* the object was emptied, so appending restores the same bytes */
     PyObject *view = PyMemoryView_FromMemory(PyBytes_AS_STRING(d->surplus) + d->surplus_used,
                                              left, PyBUF_READ);
-    PyObject *r = view != NULL ? PyObject_CallMethod(d->obj, "write", "O", view) : NULL;
+    PyObject *r = view != NULL ? PyObject_CallMethodOneArg(d->obj, d->conn->state->str_write, view)
+                               : NULL;
     Py_XDECREF(view);
     if (r == NULL) {
         PyErr_Clear();   /* (after write_eof()): kept here, read next */
@@ -287,16 +288,15 @@ python_bio_flush(python_bio_data *d)
     if (d == NULL || d->pending_len == 0) {
         return;
     }
-    PyObject *r, *view = NULL;
+    PyObject *r, *arg;
     if (d->copies_at_once) {
         /* no bytes object (allocation and copy) for the stdlib's MemoryBIO */
-        view = PyMemoryView_FromMemory(d->pending_out, (Py_ssize_t)d->pending_len, PyBUF_READ);
-        r = view != NULL ? PyObject_CallMethod(d->obj, "write", "O", view) : NULL;
+        arg = PyMemoryView_FromMemory(d->pending_out, (Py_ssize_t)d->pending_len, PyBUF_READ);
     }
     else {
-        r = PyObject_CallMethod(d->obj, "write", "y#", d->pending_out,
-                                (Py_ssize_t)d->pending_len);
+        arg = PyBytes_FromStringAndSize(d->pending_out, (Py_ssize_t)d->pending_len);
     }
+    r = arg != NULL ? PyObject_CallMethodOneArg(d->obj, d->conn->state->str_write, arg) : NULL;
     d->pending_len = 0;
     if (d->pending_cap > 1 << 20) {
         /* a long write: give the memory back */
@@ -308,7 +308,7 @@ python_bio_flush(python_bio_data *d)
         stash_on(d->conn, 1);
     }
     Py_XDECREF(r);
-    Py_XDECREF(view);
+    Py_XDECREF(arg);
 }
 
 /* OpenSSL reads a TLS record in two steps, its 5-byte header, then the
@@ -330,7 +330,11 @@ prefetch_record_body(python_bio_data *d, const unsigned char *header)
     if (body == 0 || body > TLS_MAX_BODY) {
         return 0;   /* OpenSSL rejects it itself */
     }
-    PyObject *data = PyObject_CallMethod(d->obj, "read", "l", body);
+    PyObject *size = PyLong_FromLong(body);
+    PyObject *data = size != NULL
+                         ? PyObject_CallMethodOneArg(d->obj, d->conn->state->str_read, size)
+                         : NULL;
+    Py_XDECREF(size);
     if (data != NULL && d->budget > 0 && PyBytes_Check(data)) {
         d->budget -= PyBytes_GET_SIZE(data) < d->budget ? PyBytes_GET_SIZE(data) : d->budget;
     }
@@ -363,7 +367,11 @@ python_bio_read_held(BIO *bio, python_bio_data *d, char *out, int len)
 {
     Py_buffer view;
     surplus_drop_used(d);
-    PyObject *data = PyObject_CallMethod(d->obj, "read", "i", len);
+    PyObject *size = PyLong_FromLong(len);
+    PyObject *data = size != NULL
+                         ? PyObject_CallMethodOneArg(d->obj, d->conn->state->str_read, size)
+                         : NULL;
+    Py_XDECREF(size);
     if (data == NULL || PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0) {
         Py_XDECREF(data);
         stash_on(d->conn, 1);
@@ -438,7 +446,7 @@ python_bio_ctrl_held(python_bio_data *d, int cmd)
 {
     switch (cmd) {
     case BIO_CTRL_PENDING: {
-        PyObject *pending = PyObject_GetAttrString(d->obj, "pending");
+        PyObject *pending = PyObject_GetAttr(d->obj, d->conn->state->str_pending);
         long n = pending ? PyLong_AsLong(pending) : -1;
         Py_XDECREF(pending);
         if (n < 0 && PyErr_Occurred()) {
@@ -1035,7 +1043,7 @@ python_input_left(tlsctx_connection *self)
     if (surplus_left(d) > 0) {
         return 1;
     }
-    PyObject *pending = PyObject_GetAttrString(d->obj, "pending");
+    PyObject *pending = PyObject_GetAttr(d->obj, self->state->str_pending);
     Py_ssize_t n = pending != NULL ? PyLong_AsSsize_t(pending) : -1;
     Py_XDECREF(pending);
     if (n < 0) {
@@ -2274,6 +2282,14 @@ static PyMethodDef connection_functions[] = {
 int
 tlsctx_setup_connection_type(PyObject *module, tlsctx_state *state)
 {
+    state->str_read = PyUnicode_InternFromString("read");
+    state->str_write = PyUnicode_InternFromString("write");
+    state->str_pending = PyUnicode_InternFromString("pending");
+    state->str_eof = PyUnicode_InternFromString("eof");
+    if (state->str_read == NULL || state->str_write == NULL || state->str_pending == NULL
+        || state->str_eof == NULL) {
+        return -1;
+    }
     state->connection_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &conn_spec, NULL);
     if (state->connection_type == NULL
         || PyModule_AddObjectRef(module, "_SSLSocket", (PyObject *)state->connection_type) < 0
