@@ -16,11 +16,11 @@ the CPU time is the steadier number: another process taking the cores
 stretches the wall clock of whichever library happens to be running, while
 the CPU time each handshake or megabyte costs moves much less.
 
-Two lines per measurement: the median over the rounds of the rate per CPU
-second (handshakes, MB) and per wall second, for each library, and the
-tlsctx/stdlib ratio (higher is better for tlsctx everywhere).  The other
-thread's progress (its share of the GIL while this one handshakes) is
-counted per CPU second of the handshaking thread, and per wall second."""
+One line per rate: per CPU second (handshakes, MB) and per wall second,
+the median over the rounds for each library, then the median and the range
+of the rounds' tlsctx/stdlib ratios (each round runs the two back to back;
+higher is better for tlsctx everywhere).  The other thread's progress (its
+share of the GIL while this one handshakes) is a wall-clock rate by nature."""
 import argparse
 import asyncio
 import os
@@ -169,18 +169,12 @@ def bystander_progress(mod, certs, seconds):
 
     thread = threading.Thread(target=spin)
     with Clock() as clock:
-        busy = time.thread_time()
         thread.start()
         start = time.perf_counter()
         while time.perf_counter() - start < seconds:
             handshake()
-        busy = time.thread_time() - busy
         stop.set()
         thread.join()
-    # per second of the handshaking thread's own CPU time: how much the
-    # other thread runs for a given amount of handshake work, which other
-    # processes on the machine slow down alike
-    clock.cpu = busy
     return count[0] / 1e6, clock
 
 
@@ -224,14 +218,15 @@ def main():
                 units, clock = func(mod, certs, args.seconds)
                 per_cpu[label].append(units / clock.cpu)
                 per_wall[label].append(units / clock.wall)
-        rows = [("per CPU second" if by_cpu else "per handshake CPU s",
-                 {k: median(v) for k, v in per_cpu.items()}),
-                ("per second", {k: median(v) for k, v in per_wall.items()})]
-        for what, value in rows:
-            print("%-36s %-17s stdlib %9.2f  tlsctx %9.2f  ratio %.2fx"
-                  % (name, what, value["stdlib"], value["tlsctx"],
-                     value["tlsctx"] / value["stdlib"]))
-
+        rows = [("per CPU second", per_cpu)] if by_cpu else []
+        rows.append(("per second", per_wall))
+        for what, rates in rows:
+            # each round's tlsctx/stdlib ratio (the two ran back to back),
+            # then their median and range
+            ratios = sorted(t / s for t, s in zip(rates["tlsctx"], rates["stdlib"]))
+            print("%-36s %-15s stdlib %8.2f  tlsctx %8.2f  ratio %.2fx (rounds %.2f-%.2f)"
+                  % (name, what, median(rates["stdlib"]), median(rates["tlsctx"]),
+                     median(ratios), ratios[0], ratios[-1]))
 
 if __name__ == "__main__":
     main()
