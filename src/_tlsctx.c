@@ -98,6 +98,8 @@ module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(state->str_write);
     Py_VISIT(state->str_pending);
     Py_VISIT(state->str_eof);
+    Py_VISIT(state->str_reason);
+    Py_VISIT(state->str_library);
     return 0;
 }
 
@@ -125,6 +127,8 @@ module_clear(PyObject *module)
     Py_CLEAR(state->str_write);
     Py_CLEAR(state->str_pending);
     Py_CLEAR(state->str_eof);
+    Py_CLEAR(state->str_reason);
+    Py_CLEAR(state->str_library);
     return 0;
 }
 

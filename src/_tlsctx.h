@@ -66,9 +66,10 @@ typedef struct {
      * may not; NULL until the first wrap_bio asks. */
     PyObject *stdlib_memory_bio;
 
-    /* The names of the methods a Python-level BIO is called through
-     * (connection.c), interned once. */
-    PyObject *str_read, *str_write, *str_pending, *str_eof;
+    /* Names set or called on every I/O call, interned once: the methods a
+     * Python-level BIO is called through (connection.c) and the attributes
+     * every SSLError gets (errors.c). */
+    PyObject *str_read, *str_write, *str_pending, *str_eof, *str_reason, *str_library;
 } tlsctx_state;
 
 extern PyModuleDef tlsctx_module_def;

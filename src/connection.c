@@ -719,7 +719,12 @@ ssl_call(tlsctx_connection *self, enum io_op op, void *buf, size_t len, io_resul
     SSL *ssl = self->ssl;
     SSL *outer = tlsctx_trust_enter(ssl);
     r->count = 0;
-    ERR_clear_error();
+    /* a stale error would turn this call's SSL_get_error() into
+     * SSL_ERROR_SSL; the queue is almost always empty, and looking is much
+     * cheaper than clearing its sixteen slots */
+    if (ERR_peek_error() != 0) {
+        ERR_clear_error();
+    }
     errno = 0;
     switch (op) {
     case OP_HANDSHAKE:

@@ -167,6 +167,11 @@ tlsctx_setup_error_tables(PyObject *module, tlsctx_state *state)
     if (PyModule_AddFunctions(module, error_functions) < 0) {
         return -1;
     }
+    state->str_reason = PyUnicode_InternFromString("reason");
+    state->str_library = PyUnicode_InternFromString("library");
+    if (state->str_reason == NULL || state->str_library == NULL) {
+        return -1;
+    }
     state->lib_names = PyDict_New();
     state->reason_names = PyDict_New();
     if (state->lib_names == NULL || state->reason_names == NULL) {
@@ -272,8 +277,8 @@ raise_ssl_error_full(tlsctx_state *state, PyObject *type, int ssl_errno, unsigne
     if (exc == NULL) {
         goto done;
     }
-    if (PyObject_SetAttrString(exc, "reason", reason_obj ? reason_obj : Py_None) < 0
-        || PyObject_SetAttrString(exc, "library", lib_obj ? lib_obj : Py_None) < 0) {
+    if (PyObject_SetAttr(exc, state->str_reason, reason_obj ? reason_obj : Py_None) < 0
+        || PyObject_SetAttr(exc, state->str_library, lib_obj ? lib_obj : Py_None) < 0) {
         goto done;
     }
     if (verify_code != NULL
@@ -287,7 +292,9 @@ done:
     Py_XDECREF(msg);
     Py_XDECREF(lib_obj);
     Py_XDECREF(reason_obj);
-    ERR_clear_error();
+    if (ERR_peek_error() != 0) {
+        ERR_clear_error();
+    }
     return NULL;
 }
 
