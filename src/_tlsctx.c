@@ -91,6 +91,12 @@ module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(state->SSLEOFError);
     Py_VISIT(state->SSLCertVerificationError);
     Py_VISIT(state->default_ciphers);
+    Py_VISIT(state->str_read);
+    Py_VISIT(state->str_write);
+    Py_VISIT(state->str_pending);
+    Py_VISIT(state->str_eof);
+    Py_VISIT(state->str_reason);
+    Py_VISIT(state->str_library);
     return 0;
 }
 
@@ -111,6 +117,12 @@ module_clear(PyObject *module)
     Py_CLEAR(state->SSLEOFError);
     Py_CLEAR(state->SSLCertVerificationError);
     Py_CLEAR(state->default_ciphers);
+    Py_CLEAR(state->str_read);
+    Py_CLEAR(state->str_write);
+    Py_CLEAR(state->str_pending);
+    Py_CLEAR(state->str_eof);
+    Py_CLEAR(state->str_reason);
+    Py_CLEAR(state->str_library);
     return 0;
 }
 

@@ -56,6 +56,11 @@ typedef struct {
      * the cipher string it sets (bytes), or NULL when it keeps OpenSSL's
      * default cipher list and sets no TLS 1.2 minimum. */
     PyObject *default_ciphers;
+
+    /* Names set or called on every I/O call, interned once: the methods a
+     * Python-level BIO is called through (connection.c) and the attributes
+     * every SSLError gets (errors.c). */
+    PyObject *str_read, *str_write, *str_pending, *str_eof, *str_reason, *str_library;
 } tlsctx_state;
 
 extern PyModuleDef tlsctx_module_def;

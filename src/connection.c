@@ -189,7 +189,7 @@ python_bio_write(BIO *bio, const char *data, int len)
 static int
 python_bio_eof(python_bio_data *d)
 {
-    PyObject *eof = PyObject_GetAttrString(d->obj, "eof");
+    PyObject *eof = PyObject_GetAttr(d->obj, d->conn->state->str_eof);
     if (eof == NULL) {
         return -1;
     }
@@ -212,7 +212,7 @@ python_bio_begin(python_bio_data *d, int handshake)
     d->budget = -1;
     d->drained_eof = -1;
     d->taken_in = 0;
-    PyObject *pending = PyObject_GetAttrString(d->obj, "pending");
+    PyObject *pending = PyObject_GetAttr(d->obj, d->conn->state->str_pending);
     Py_ssize_t n = pending != NULL ? PyLong_AsSsize_t(pending) : -1;
     Py_XDECREF(pending);
     if (n < 0) {
@@ -221,7 +221,7 @@ python_bio_begin(python_bio_data *d, int handshake)
     }
     surplus_drop_used(d);
     if (n > 0 && handshake && d->surplus == NULL) {
-        PyObject *all = PyObject_CallMethod(d->obj, "read", NULL);
+        PyObject *all = PyObject_CallMethodNoArgs(d->obj, d->conn->state->str_read);
         if (all == NULL || !PyBytes_Check(all)) {
             Py_XDECREF(all);
             PyErr_Clear();
@@ -267,7 +267,8 @@ python_bio_end(python_bio_data *d)
     /* the object was emptied, so appending restores the same bytes */
     PyObject *view = PyMemoryView_FromMemory(PyBytes_AS_STRING(d->surplus) + d->surplus_used,
                                              left, PyBUF_READ);
-    PyObject *r = view != NULL ? PyObject_CallMethod(d->obj, "write", "O", view) : NULL;
+    PyObject *r = view != NULL ? PyObject_CallMethodOneArg(d->obj, d->conn->state->str_write, view)
+                               : NULL;
     Py_XDECREF(view);
     if (r == NULL) {
         PyErr_Clear();   /* (after write_eof()): kept here, read next */
@@ -286,16 +287,15 @@ python_bio_flush(python_bio_data *d)
     if (d == NULL || d->pending_len == 0) {
         return;
     }
-    PyObject *r, *view = NULL;
+    PyObject *r, *arg;
     if (d->copies_at_once) {
         /* no bytes object (allocation and copy) for the stdlib's MemoryBIO */
-        view = PyMemoryView_FromMemory(d->pending_out, (Py_ssize_t)d->pending_len, PyBUF_READ);
-        r = view != NULL ? PyObject_CallMethod(d->obj, "write", "O", view) : NULL;
+        arg = PyMemoryView_FromMemory(d->pending_out, (Py_ssize_t)d->pending_len, PyBUF_READ);
     }
     else {
-        r = PyObject_CallMethod(d->obj, "write", "y#", d->pending_out,
-                                (Py_ssize_t)d->pending_len);
+        arg = PyBytes_FromStringAndSize(d->pending_out, (Py_ssize_t)d->pending_len);
     }
+    r = arg != NULL ? PyObject_CallMethodOneArg(d->obj, d->conn->state->str_write, arg) : NULL;
     d->pending_len = 0;
     if (d->pending_cap > 1 << 20) {
         /* a long write: give the memory back */
@@ -307,7 +307,7 @@ python_bio_flush(python_bio_data *d)
         stash_on(d->conn, 1);
     }
     Py_XDECREF(r);
-    Py_XDECREF(view);
+    Py_XDECREF(arg);
 }
 
 /* OpenSSL reads a TLS record in two steps, its 5-byte header, then the
@@ -329,7 +329,11 @@ prefetch_record_body(python_bio_data *d, const unsigned char *header)
     if (body == 0 || body > TLS_MAX_BODY) {
         return 0;   /* OpenSSL rejects it itself */
     }
-    PyObject *data = PyObject_CallMethod(d->obj, "read", "l", body);
+    PyObject *size = PyLong_FromLong(body);
+    PyObject *data = size != NULL
+                         ? PyObject_CallMethodOneArg(d->obj, d->conn->state->str_read, size)
+                         : NULL;
+    Py_XDECREF(size);
     if (data != NULL && d->budget > 0 && PyBytes_Check(data)) {
         d->budget -= PyBytes_GET_SIZE(data) < d->budget ? PyBytes_GET_SIZE(data) : d->budget;
     }
@@ -362,7 +366,11 @@ python_bio_read_held(BIO *bio, python_bio_data *d, char *out, int len)
 {
     Py_buffer view;
     surplus_drop_used(d);
-    PyObject *data = PyObject_CallMethod(d->obj, "read", "i", len);
+    PyObject *size = PyLong_FromLong(len);
+    PyObject *data = size != NULL
+                         ? PyObject_CallMethodOneArg(d->obj, d->conn->state->str_read, size)
+                         : NULL;
+    Py_XDECREF(size);
     if (data == NULL || PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0) {
         Py_XDECREF(data);
         stash_on(d->conn, 1);
@@ -437,7 +445,7 @@ python_bio_ctrl_held(python_bio_data *d, int cmd)
 {
     switch (cmd) {
     case BIO_CTRL_PENDING: {
-        PyObject *pending = PyObject_GetAttrString(d->obj, "pending");
+        PyObject *pending = PyObject_GetAttr(d->obj, d->conn->state->str_pending);
         long n = pending ? PyLong_AsLong(pending) : -1;
         Py_XDECREF(pending);
         if (n < 0 && PyErr_Occurred()) {
@@ -521,11 +529,16 @@ python_bio_method_init(void)
     python_bio_method = m;
 }
 
-/* A BIO for `obj`, new; NULL with an exception set. */
+/* A BIO for `obj`, new; NULL with an exception set. *python is set to the
+ * python_bio_data of a BIO driven through the object's Python methods, to
+ * NULL for tlsctx's MemoryBIO, whose OpenSSL BIO is used directly. (The
+ * stdlib's ssl.MemoryBIO, asyncio's, goes through its Python methods: its
+ * BIO is private to the _ssl module.) */
 static BIO *
-bio_for(tlsctx_connection *conn, PyObject *obj)
+bio_for(tlsctx_connection *conn, PyObject *obj, python_bio_data **python)
 {
     tlsctx_state *state = conn->state;
+    *python = NULL;
     if (Py_IS_TYPE(obj, state->memory_bio_type)) {
         BIO *bio = ((tlsctx_memory_bio *)obj)->bio;
         if (!BIO_up_ref(bio)) {
@@ -552,6 +565,7 @@ bio_for(tlsctx_connection *conn, PyObject *obj)
     d->budget = -1;
     d->drained_eof = -1;
     BIO_set_data(bio, d);
+    *python = d;
     return bio;
 }
 
@@ -598,7 +612,12 @@ ssl_call(tlsctx_connection *self, enum io_op op, void *buf, size_t len, io_resul
     SSL *ssl = self->ssl;
     SSL *outer = tlsctx_trust_enter(ssl);
     r->count = 0;
-    ERR_clear_error();
+    /* a stale error would turn this call's SSL_get_error() into
+     * SSL_ERROR_SSL; the queue is almost always empty, and looking is much
+     * cheaper than clearing its sixteen slots */
+    if (ERR_peek_error() != 0) {
+        ERR_clear_error();
+    }
     errno = 0;
     switch (op) {
     case OP_HANDSHAKE:
@@ -922,7 +941,7 @@ python_input_left(tlsctx_connection *self)
     if (surplus_left(d) > 0) {
         return 1;
     }
-    PyObject *pending = PyObject_GetAttrString(d->obj, "pending");
+    PyObject *pending = PyObject_GetAttr(d->obj, self->state->str_pending);
     Py_ssize_t n = pending != NULL ? PyLong_AsSsize_t(pending) : -1;
     Py_XDECREF(pending);
     if (n < 0) {
@@ -994,6 +1013,14 @@ conn_read(tlsctx_connection *self, PyObject *args)
         if (len < 0) {
             PyErr_SetString(PyExc_ValueError, "size should not be negative");
             return NULL;
+        }
+        /* One call hands out one TLS record's plaintext at most (except
+         * read_more's, over Python-level BIOs): a bytes object of that size
+         * is filled to the end by a full record, where a larger one would
+         * be copied into a smaller one after every read (asyncio reads
+         * 256 KiB at a time). */
+        if (len > SSL3_RT_MAX_PLAIN_LENGTH && self->python_in == NULL) {
+            len = SSL3_RT_MAX_PLAIN_LENGTH;
         }
         dest = PyBytes_FromStringAndSize(NULL, len);
         if (dest == NULL) {
@@ -1886,25 +1913,23 @@ new_connection(tlsctx_context *ctx, PyObject *sock, int fd, PyObject *incoming,
     else {
         self->incoming = Py_NewRef(incoming);
         self->outgoing = Py_NewRef(outgoing);
-        BIO *rbio = bio_for(self, incoming);
+        python_bio_data *python_in, *python_out;
+        BIO *rbio = bio_for(self, incoming, &python_in);
         if (rbio == NULL) {
             goto error;
         }
         BIO *wbio = rbio;
+        python_out = python_in;
         if (outgoing != incoming) {
-            wbio = bio_for(self, outgoing);
+            wbio = bio_for(self, outgoing, &python_out);
             if (wbio == NULL) {
                 BIO_free(rbio);
                 goto error;
             }
         }
         SSL_set_bio(self->ssl, rbio, wbio);  /* takes both */
-        if (!Py_IS_TYPE(incoming, state->memory_bio_type)) {
-            self->python_in = BIO_get_data(rbio);
-        }
-        if (!Py_IS_TYPE(outgoing, state->memory_bio_type)) {
-            self->python_out = BIO_get_data(wbio);
-        }
+        self->python_in = python_in;
+        self->python_out = python_out;
     }
     SSL_set_mode(self->ssl, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_AUTO_RETRY);
 
@@ -2121,6 +2146,14 @@ static PyType_Spec conn_spec = {
 int
 tlsctx_setup_connection_type(PyObject *module, tlsctx_state *state)
 {
+    state->str_read = PyUnicode_InternFromString("read");
+    state->str_write = PyUnicode_InternFromString("write");
+    state->str_pending = PyUnicode_InternFromString("pending");
+    state->str_eof = PyUnicode_InternFromString("eof");
+    if (state->str_read == NULL || state->str_write == NULL || state->str_pending == NULL
+        || state->str_eof == NULL) {
+        return -1;
+    }
     state->connection_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &conn_spec, NULL);
     if (state->connection_type == NULL
         || PyModule_AddObjectRef(module, "_SSLSocket", (PyObject *)state->connection_type) < 0) {

@@ -265,8 +265,13 @@ static PyMethodDef error_functions[] = {
 int
 tlsctx_setup_error_tables(PyObject *module, tlsctx_state *state)
 {
-    (void)state;   /* the tables are static; nothing goes in the state */
+    /* the tables are static; the state only keeps two attribute names */
     if (PyModule_AddFunctions(module, error_functions) < 0) {
+        return -1;
+    }
+    state->str_reason = PyUnicode_InternFromString("reason");
+    state->str_library = PyUnicode_InternFromString("library");
+    if (state->str_reason == NULL || state->str_library == NULL) {
         return -1;
     }
     return PyModule_AddStringConstant(module, "_ERRTABLES_RELEASE", TLSCTX_ERRTABLES_RELEASE);
@@ -334,8 +339,8 @@ raise_ssl_error_full(tlsctx_state *state, PyObject *type, int ssl_errno, unsigne
     if (exc == NULL) {
         goto done;
     }
-    if (PyObject_SetAttrString(exc, "reason", reason_obj ? reason_obj : Py_None) < 0
-        || PyObject_SetAttrString(exc, "library", lib_obj ? lib_obj : Py_None) < 0) {
+    if (PyObject_SetAttr(exc, state->str_reason, reason_obj ? reason_obj : Py_None) < 0
+        || PyObject_SetAttr(exc, state->str_library, lib_obj ? lib_obj : Py_None) < 0) {
         goto done;
     }
     if (verify_code != NULL
@@ -349,7 +354,9 @@ done:
     Py_XDECREF(msg);
     Py_XDECREF(lib_obj);
     Py_XDECREF(reason_obj);
-    ERR_clear_error();
+    if (ERR_peek_error() != 0) {
+        ERR_clear_error();
+    }
     return NULL;
 }
 

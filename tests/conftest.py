@@ -29,6 +29,3 @@ def pytest_report_header(config):
         "tlsctx: %s, linked with %s" % (tlsctx.__file__, tlsctx.OPENSSL_VERSION),
         "stdlib ssl: %s" % ssl.OPENSSL_VERSION,
     ]
-
-# Pending: the handshake proofs of the 3.15 API need the connection layer;
-# the lead deletes this line once it is merged.
