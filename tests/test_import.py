@@ -84,6 +84,56 @@ print(json.dumps([before, type(obj).__name__, type(obj).__module__, want_read]))
     assert facts == [False, "SSLObject", "tlsctx", True]
 
 
+@pytest.mark.parametrize("first", ["wrap_socket", "wrap_bio", "SSLSocket", "inject"])
+def test_drop_in_before_the_connection_layer_loads(first):
+    """sys.modules["ssl"] = tlsctx right after `import tlsctx`, before
+    anything imported the stdlib's ssl: the connection layer and the
+    injection, loaded later, still build on the stdlib's own module, and
+    `ssl` stays tlsctx."""
+    facts = fresh("""
+import json, socket, sys
+import tlsctx
+sys.modules["ssl"] = tlsctx
+import ssl
+first = %r
+ctx = ssl.create_default_context()
+if first == "wrap_socket":
+    sock = ctx.wrap_socket(socket.socket(), server_hostname="localhost", do_handshake_on_connect=False)
+    sock.close()
+elif first == "wrap_bio":
+    obj = ctx.wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO(), server_hostname="localhost")
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+elif first == "SSLSocket":
+    ssl.SSLSocket
+else:
+    tlsctx.inject_into_ssl()
+    tlsctx.extract_from_ssl()
+bases = [c.__module__ for c in tlsctx.SSLSocket.__mro__] + [c.__module__ for c in tlsctx.SSLObject.__mro__]
+print(json.dumps([sys.modules["ssl"] is tlsctx, "ssl" in bases, tlsctx._stdlib_ssl is not tlsctx,
+                  tlsctx._stdlib_ssl.__name__]))
+""" % first)
+    assert facts == [True, True, True, "ssl"]
+
+
+def test_drop_in_keeps_the_stdlib_ssl_loaded_before():
+    """`import ssl; import tlsctx; sys.modules["ssl"] = tlsctx` (what
+    CPython's suites do under tools/run_cpython_tests.py): tlsctx's classes
+    subclass that very stdlib module's, not a second copy of it."""
+    facts = fresh("""
+import json, sys
+import ssl as stdlib_ssl
+import tlsctx
+sys.modules["ssl"] = tlsctx
+print(json.dumps([issubclass(tlsctx.SSLSocket, stdlib_ssl.SSLSocket),
+                  issubclass(tlsctx.SSLObject, stdlib_ssl.SSLObject),
+                  tlsctx._stdlib_ssl is stdlib_ssl, sys.modules["ssl"] is tlsctx]))
+""")
+    assert facts == [True, True, True, True]
+
+
 def test_lazy_module_names_and_version():
     import base64
     import warnings

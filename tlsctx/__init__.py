@@ -17,6 +17,7 @@ try:
     from enum import _simple_enum  # noqa: F401  (3.11+)
 except ImportError:
     pass
+import _thread
 import _socket   # the C module (the stdlib's _ssl imports it too); socket.py is lazy
 
 # An older OpenSSL than the build's: ImportError naming both (tlsctx/_opensslcheck.py,
@@ -577,6 +578,31 @@ _SOCKET_NAMES = frozenset({"socket", "SOCK_STREAM", "create_connection", "SOL_SO
                            "_GLOBAL_DEFAULT_TIMEOUT"})
 _LAZY_NAMES = (_CONNECTION_NAMES | _INJECT_NAMES | _MODULE_NAMES | _SOCKET_NAMES
                | {"__version__"})
+
+
+def _stdlib_ssl_module():
+    """The stdlib's ssl module, which the connection layer and the injection
+    build on, loaded if need be, even where ``sys.modules["ssl"]`` is tlsctx
+    (the drop-in use): then the stdlib's module is imported under its name
+    and tlsctx is put back, the state an eager import used to leave."""
+    current = sys.modules.get("ssl")
+    if current is not sys.modules[__name__]:
+        return current if current is not None else __import__("ssl")
+    if _STDLIB_SSL_AT_IMPORT is not None:
+        return _STDLIB_SSL_AT_IMPORT   # the one loaded before tlsctx replaced it
+    with _STDLIB_SSL_LOCK:   # one thread puts the stdlib's in place at a time
+        if sys.modules.get("ssl") is not current:
+            return _stdlib_ssl_module()
+        del sys.modules["ssl"]
+        try:
+            return __import__("ssl")
+        finally:
+            sys.modules["ssl"] = current
+
+
+_STDLIB_SSL_LOCK = _thread.allocate_lock()
+# the stdlib's ssl if something imported it before tlsctx (nothing is imported)
+_STDLIB_SSL_AT_IMPORT = sys.modules.get("ssl")
 
 
 def _submodule(name):

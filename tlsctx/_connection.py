@@ -9,11 +9,14 @@ parameter checks, 3.13's closing of a socket whose handshake on connect
 fails, 3.15's negotiated-parameter queries).
 """
 import socket as _socket
-import ssl as _stdlib_ssl
 import sys as _sys
 import warnings as _warnings
 
+from . import _stdlib_ssl_module
 from ._tlsctx import ENCODING_DER as _ENCODING_DER
+
+# the stdlib's, even where sys.modules["ssl"] is tlsctx (the drop-in use)
+_stdlib_ssl = _stdlib_ssl_module()
 
 
 def _retyped(exc):

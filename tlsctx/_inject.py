@@ -23,7 +23,11 @@ import sys
 import threading
 import types
 
-import ssl as _stdlib_ssl   # this module is loaded on first use, not by `import tlsctx`
+from . import _stdlib_ssl_module
+
+# this module is loaded on first use, not by `import tlsctx`; the stdlib's
+# ssl even where sys.modules["ssl"] is tlsctx
+_stdlib_ssl = _stdlib_ssl_module()
 
 # the stdlib's two context factories, and the names that hold them (the
 # private ones are what http.client, urllib and ftplib call); a name a user
