@@ -12,11 +12,15 @@ import socket as _socket
 import sys as _sys
 import warnings as _warnings
 
-from . import _stdlib_ssl_module
 from ._tlsctx import ENCODING_DER as _ENCODING_DER
 
-# the stdlib's, even where sys.modules["ssl"] is tlsctx (the drop-in use)
-_stdlib_ssl = _stdlib_ssl_module()
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import ssl as _stdlib_ssl
+else:
+    # the stdlib's, even where sys.modules["ssl"] is tlsctx (the drop-in use)
+    from . import _stdlib_ssl_module
+    _stdlib_ssl = _stdlib_ssl_module()
 
 
 def _retyped(exc):

@@ -23,11 +23,14 @@ import sys
 import threading
 import types
 
-from . import _stdlib_ssl_module
-
-# this module is loaded on first use, not by `import tlsctx`; the stdlib's
-# ssl even where sys.modules["ssl"] is tlsctx
-_stdlib_ssl = _stdlib_ssl_module()
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import ssl as _stdlib_ssl
+else:
+    # this module is loaded on first use, not by `import tlsctx`; the
+    # stdlib's ssl even where sys.modules["ssl"] is tlsctx
+    from . import _stdlib_ssl_module
+    _stdlib_ssl = _stdlib_ssl_module()
 
 # the stdlib's two context factories, and the names that hold them (the
 # private ones are what http.client, urllib and ftplib call); a name a user
