@@ -183,6 +183,17 @@ reason_name(int lib, int reason)
     return found;
 }
 
+/* table[key] = name; takes the reference to `key` (NULL: a failed build). */
+static int
+table_put(PyObject *table, PyObject *key, const char *name)
+{
+    PyObject *value = key != NULL ? PyUnicode_FromString(name) : NULL;
+    int rc = value != NULL ? PyDict_SetItem(table, key, value) : -1;
+    Py_XDECREF(key);
+    Py_XDECREF(value);
+    return rc;
+}
+
 /* err_codes_to_names ({(lib, reason): name}) or lib_codes_to_names
  * ({lib: name}), a fresh dict of the generated table. */
 static PyObject *
@@ -194,30 +205,22 @@ error_table_dict(int reasons)
     }
     if (reasons) {
         for (const tlsctx_reason_name *r = tlsctx_reason_names; r->name != NULL; r++) {
-            PyObject *key = Py_BuildValue("ii", r->lib, r->reason);
-            PyObject *value = PyUnicode_FromString(r->name);
-            int rc = (key && value) ? PyDict_SetItem(table, key, value) : -1;
-            Py_XDECREF(key);
-            Py_XDECREF(value);
-            if (rc < 0) {
-                Py_DECREF(table);
-                return NULL;
+            if (table_put(table, Py_BuildValue("ii", r->lib, r->reason), r->name) < 0) {
+                goto error;
             }
         }
         return table;
     }
     for (const tlsctx_lib_name *l = tlsctx_lib_names; l->name != NULL; l++) {
-        PyObject *key = PyLong_FromLong(l->lib);
-        PyObject *value = PyUnicode_FromString(l->name);
-        int rc = (key && value) ? PyDict_SetItem(table, key, value) : -1;
-        Py_XDECREF(key);
-        Py_XDECREF(value);
-        if (rc < 0) {
-            Py_DECREF(table);
-            return NULL;
+        if (table_put(table, PyLong_FromLong(l->lib), l->name) < 0) {
+            goto error;
         }
     }
     return table;
+
+error:
+    Py_DECREF(table);
+    return NULL;
 }
 
 /* The module's __getattr__ (PEP 562): err_codes_to_names and
