@@ -97,6 +97,18 @@ def test_same_data_pending_and_results_as_the_stdlib(certs):
         [state for w, _, state in theirs if "handshake" in w]
 
 
+def handshake(client, server, c_in, c_out, s_in, s_out):
+    """Both sides' handshakes, the flights moved between the memory BIOs."""
+    for _ in range(4):
+        for conn in (client, server):
+            try:
+                conn.do_handshake()
+            except ssl.SSLWantReadError:
+                pass
+        s_in.write(c_out.read())
+        c_in.write(s_out.read())
+
+
 class CountingBIO:
     """The stdlib's MemoryBIO (which cannot be subclassed) behind a Python
     object of another type, its calls counted: driven through its methods
@@ -132,15 +144,7 @@ def test_other_bio_objects_go_through_their_methods(certs):
     s_in, s_out = ssl.MemoryBIO(), ssl.MemoryBIO()
     client = cctx.wrap_bio(c_in, c_out, server_hostname="localhost")
     server = sctx.wrap_bio(s_in, s_out, server_side=True)
-    for _ in range(4):
-        for conn in (client, server):
-            try:
-                conn.do_handshake()
-            except ssl.SSLWantReadError:
-                pass
-        # moved past the counters
-        s_in.write(c_out.inner.read())
-        c_in.inner.write(s_out.read())
+    handshake(client, server, c_in.inner, c_out.inner, s_in, s_out)   # moved past the counters
     assert client.version() == server.version() == "TLSv1.3"
     assert c_in.reads > 0 and c_out.writes > 0
     blob = os.urandom(40000)
@@ -169,14 +173,7 @@ def test_read_into_and_large_reads(certs):
         bios = [ssl.MemoryBIO() for _ in range(4)]
         client = cctx.wrap_bio(bios[0], bios[1], server_hostname="localhost")
         server = sctx.wrap_bio(bios[2], bios[3], server_side=True)
-        for _ in range(4):
-            for conn in (client, server):
-                try:
-                    conn.do_handshake()
-                except ssl.SSLWantReadError:
-                    pass
-            bios[2].write(bios[1].read())
-            bios[0].write(bios[3].read())
+        handshake(client, server, *bios)
         client.write(b"x" * 40000)
         bios[2].write(bios[1].read())
         buf = bytearray(70000)
